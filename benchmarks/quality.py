@@ -1,0 +1,73 @@
+"""The quality judge of the benchmarks: SDMetrics' QualityReport and train-on-synthetic/test-on-real AUC.
+
+Kept outside the package: SDMetrics is a benchmark/test-only dependency.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthgov.table.schema import Schema
+
+SDTYPES = {"numeric": "numerical", "categorical": "categorical", "boolean": "boolean", "datetime": "datetime",
+           "id": "id", "text": "id", "pii": "pii"}
+
+
+def sdmetrics_metadata(schema: Schema) -> dict[str, Any]:
+    columns = {}
+    for col in schema.columns:
+        sdtype = SDTYPES[col.kind]
+        entry: dict[str, Any] = {"sdtype": sdtype}
+        if sdtype == "pii":
+            entry = {"sdtype": "categorical"}
+        columns[col.name] = entry
+    return {"columns": columns}
+
+
+def quality_report(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema) -> dict[str, float]:
+    from sdmetrics.reports.single_table import QualityReport
+
+    report = QualityReport()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report.generate(real, synthetic, sdmetrics_metadata(schema), verbose=False)
+    props = report.get_properties().set_index("Property")["Score"]
+    return {"shapes": float(props["Column Shapes"]), "trends": float(props["Column Pair Trends"]),
+            "overall": float(report.get_score())}
+
+
+def tstr_auc(train: pd.DataFrame, test: pd.DataFrame, target: str, positive: Any) -> float:
+    """ROC AUC on ``test`` of gradient boosting trained on ``train`` (categoricals native)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+
+    features = [c for c in train.columns if c != target]
+    x_train, x_test = _encode(train[features], test[features])
+    y_train = (train[target] == positive).to_numpy()
+    y_test = (test[target] == positive).to_numpy()
+    if y_train.all() or not y_train.any():
+        return 0.5
+    model = HistGradientBoostingClassifier(random_state=0, categorical_features="from_dtype")
+    model.fit(x_train, y_train)
+    return float(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]))
+
+
+def _encode(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    a, b = train.copy(), test.copy()
+    for col in a.columns:
+        if a[col].dtype == object or str(a[col].dtype) in ("category", "string", "str", "bool", "boolean"):
+            cats = pd.Index(pd.concat([a[col], b[col]]).dropna().astype(str).unique())
+            cats = cats[:255] if len(cats) > 255 else cats
+            a[col] = pd.Categorical(a[col].astype(str).where(a[col].notna()), categories=cats)
+            b[col] = pd.Categorical(b[col].astype(str).where(b[col].notna()), categories=cats)
+        elif np.issubdtype(a[col].dtype, np.datetime64):
+            a[col] = a[col].astype("int64")
+            b[col] = b[col].astype("int64")
+        else:
+            a[col] = pd.to_numeric(a[col], errors="coerce").astype(float)
+            b[col] = pd.to_numeric(b[col], errors="coerce").astype(float)
+    return a, b

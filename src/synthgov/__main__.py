@@ -1,0 +1,3 @@
+from synthgov.cli import main
+
+main()

@@ -1,0 +1,146 @@
+"""``synthgov generate | fit | sample | demo | generators``: making synthetic data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from synthgov.cli.ui import err, fail, out, parse_conditions, progress_bars, user_errors
+
+GENERATOR_HELP = "Generator name (see `synthgov generators`); default: the best quality per second synthgov has."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("generate")(generate_command)
+    app.command("fit")(fit_command)
+    app.command("sample")(sample_command)
+    app.command("demo")(demo_command)
+    app.command("generators")(generators_command)
+
+
+def _check_rows(rows: int | None) -> None:
+    if rows is not None and rows < 1:
+        fail(f"--rows must be a positive integer, got {rows}")
+
+
+def generate_command(
+    source: Path = typer.Argument(..., help="CSV or Parquet table to learn from, or a rules spec (.yaml)."),
+    generator: str = typer.Option(None, "--generator", "-g", help=GENERATOR_HELP),
+    rows: int = typer.Option(None, "--rows", "-n", help="Rows to generate (default: as many as the input)."),
+    seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
+    out_dir: Path = typer.Option(Path("synthgov-release"), "--out", "-o", help="Release folder to write."),
+    csv: bool = typer.Option(False, "--csv", help="Also write synthetic.csv."),
+    schema: Path = typer.Option(None, "--schema", help="Schema file (from `synthgov schema`) overriding inference."),
+    condition: list[str] = typer.Option(
+        None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable)."
+    ),
+    save_model: bool = typer.Option(False, "--save-model", help="Also save the fitted model as model.synthgov."),
+) -> None:
+    """Fit a generator on SOURCE and write a release folder with the synthetic table (synthetic.parquet)."""
+    from synthgov.pipeline import generate
+
+    _check_rows(rows)
+    with user_errors(), progress_bars():
+        release = generate(
+            source,
+            generator=generator,
+            rows=rows,
+            seed=seed,
+            out=out_dir,
+            csv=csv,
+            schema=schema,
+            conditions=parse_conditions(condition),
+        )
+        if save_model:
+            release.files.append(release.model.save(out_dir / "model.synthgov"))  # type: ignore[attr-defined]
+    _report(release)
+
+
+def _report(release: object) -> None:
+    from rich.table import Table
+
+    data = release.data  # type: ignore[attr-defined]
+    out.print(
+        f"[bold green]done[/]: {len(data):,} synthetic rows x {data.shape[1]} columns with "
+        f"[bold]{release.generator}[/] (seed {release.seed}) in "  # type: ignore[attr-defined]
+        f"{release.fit_seconds:.1f} s fit + {release.sample_seconds:.1f} s sample"  # type: ignore[attr-defined]
+    )
+    view = Table(title=f"release folder {release.folder.resolve()}")  # type: ignore[attr-defined]
+    view.add_column("file")
+    view.add_column("size", justify="right")
+    for path in release.files:  # type: ignore[attr-defined]
+        view.add_row(str(path), f"{path.stat().st_size / 1024:,.0f} KiB")
+    out.print(view)
+
+
+def fit_command(
+    source: Path = typer.Argument(..., help="CSV or Parquet table, or a rules spec (.yaml)."),
+    generator: str = typer.Option(None, "--generator", "-g", help=GENERATOR_HELP),
+    seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
+    model_path: Path = typer.Option(Path("model.synthgov"), "--model", "-m", help="Where to save the fitted model."),
+    schema: Path = typer.Option(None, "--schema", help="Schema file overriding inference."),
+) -> None:
+    """Fit a generator on SOURCE and save the model (JSON + npz, no pickle)."""
+    from synthgov.generators import registry
+    from synthgov.pipeline import is_rules_spec
+
+    with user_errors(), progress_bars():
+        name = "rules" if is_rules_spec(source) else generator or registry.DEFAULT_GENERATOR
+        if is_rules_spec(source) and generator not in (None, "rules"):
+            fail(f"{source} is a rules spec; it can only be used with the 'rules' generator")
+        model = registry.synthesizer(name, seed=seed)
+        model.fit(source) if name == "rules" else model.fit(source, schema)
+        model.save(model_path)
+    out.print(f"[bold green]saved[/] {name} model to [bold]{model_path}[/] (seed {model.seed_})")
+
+
+def sample_command(
+    model_path: Path = typer.Argument(..., help="A model saved by `synthgov fit`."),
+    rows: int = typer.Option(..., "--rows", "-n", help="Rows to generate."),
+    seed: int = typer.Option(None, "--seed", help="Seed of this draw (default: from the model's seed)."),
+    out_path: Path = typer.Option(Path("synthetic.parquet"), "--out", "-o", help="Output table (.parquet or .csv)."),
+    condition: list[str] = typer.Option(
+        None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable)."
+    ),
+) -> None:
+    """Sample ROWS rows from a saved model into a Parquet or CSV file."""
+    from synthgov.generators.base import Synthesizer
+    from synthgov.table.io import write_table
+
+    _check_rows(rows)
+    with user_errors(), progress_bars():
+        model = Synthesizer.load(model_path)
+        data = model.sample(rows, seed=seed, conditions=parse_conditions(condition))
+        write_table(data, out_path)
+    out.print(f"[bold green]wrote[/] {len(data):,} rows x {data.shape[1]} columns to [bold]{out_path}[/]")
+
+
+def demo_command(
+    out_dir: Path = typer.Option(Path("synthgov-demo"), "--out", "-o", help="Release folder to write."),
+    generator: str = typer.Option(None, "--generator", "-g", help=GENERATOR_HELP),
+    seed: int = typer.Option(0, "--seed", help="Seed of every random step."),
+) -> None:
+    """Run the main job on the shipped demo data (UCI Adult, CC BY 4.0) and write a release folder."""
+    from synthgov.demo import load_demo
+    from synthgov.pipeline import generate
+
+    with user_errors(), progress_bars():
+        real = load_demo("adult")
+        err.print(f"demo: learning from the Adult census table ({len(real):,} rows x {real.shape[1]} columns)")
+        release = generate(real, generator=generator, seed=seed, out=out_dir, csv=True)
+    _report(release)
+    out.print(release.data.head(5).to_string(max_cols=8), soft_wrap=True, highlight=False)
+    out.print(
+        f"\nopen [bold]{out_dir / 'synthetic.csv'}[/] to look at the data; "
+        "[bold]schema.yaml[/] says how each column was treated."
+    )
+
+
+def generators_command() -> None:
+    """List the available generators."""
+    from synthgov.generators import registry
+
+    for name, summary in registry.available().items():
+        default = " (default)" if name == registry.DEFAULT_GENERATOR else ""
+        out.print(f"[bold]{name}[/]{default}: {summary}")

@@ -1,0 +1,28 @@
+"""Exceptions that synthgov raises for problems a user can fix.
+
+Every user mistake (a missing file, a schema that does not match the data, an unknown column in a condition)
+raises a subclass of :class:`SynthgovError` with a one-line message. The CLI prints that line and exits with
+code 2; it never shows a traceback for them.
+"""
+
+from __future__ import annotations
+
+
+class SynthgovError(Exception):
+    """Base class of synthgov's own errors."""
+
+
+class InputError(SynthgovError, ValueError):
+    """The input (a file, a table, a parameter, a condition) is not usable."""
+
+
+class SchemaError(InputError):
+    """A schema is invalid or does not match the data."""
+
+
+class NotFittedError(SynthgovError, RuntimeError):
+    """A synthesizer was asked to sample or save before it was fitted."""
+
+
+class ModelFileError(InputError):
+    """A saved model file is unreadable, corrupt or of an unsupported version."""

@@ -1,0 +1,1 @@
+"""Generators: the contract (base), the registry, shared column machinery and each generator family."""

@@ -1,0 +1,42 @@
+"""Writing a release folder: ``synthetic.parquet`` (always), ``synthetic.csv`` (on request), ``schema.yaml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from synthgov.errors import InputError
+from synthgov.table.io import write_table
+from synthgov.table.schema import Schema
+
+
+@dataclass
+class Release:
+    folder: Path
+    data: pd.DataFrame
+    files: list[Path] = field(default_factory=list)
+    generator: str = ""
+    seed: int | None = None
+    fit_seconds: float = 0.0
+    sample_seconds: float = 0.0
+
+
+def write_release(
+    data: pd.DataFrame,
+    folder: str | Path,
+    *,
+    schema: Schema | None = None,
+    csv: bool = False,
+) -> list[Path]:
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"output {folder} exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    files = [write_table(data, folder / "synthetic.parquet")]
+    if csv:
+        files.append(write_table(data, folder / "synthetic.csv"))
+    if schema is not None:
+        files.append(schema.save(folder / "schema.yaml"))
+    return files

@@ -1,0 +1,96 @@
+"""Reading and writing tables: CSV, Parquet, pandas DataFrames and pyarrow Tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from synthgov.errors import InputError
+
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+
+TableLike = Any  # pandas.DataFrame | pyarrow.Table | str | os.PathLike
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in CSV_SUFFIXES + PARQUET_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    return path.suffix.lower()
+
+
+def read_table(source: TableLike) -> pd.DataFrame:
+    """Return ``source`` as a pandas DataFrame.
+
+    ``source`` may be a DataFrame (returned as is), a pyarrow Table, or the path of a CSV (optionally
+    compressed) or Parquet file. Raises :class:`InputError` with one clear line for a missing, unreadable or
+    empty table.
+    """
+    if isinstance(source, pd.DataFrame):
+        frame = source
+    elif type(source).__module__.startswith("pyarrow") and hasattr(source, "to_pandas"):
+        frame = source.to_pandas()
+    elif isinstance(source, (str, Path)):
+        frame = _read_path(Path(source))
+    else:
+        raise InputError(
+            f"cannot read a table from {type(source).__name__}; give a DataFrame, a pyarrow Table or a path"
+        )
+    if frame.shape[1] == 0:
+        raise InputError("the table has no columns")
+    if len(frame) == 0:
+        raise InputError("the table is empty (no rows)")
+    if not all(isinstance(c, str) for c in frame.columns):
+        frame = frame.rename(columns=str)
+    dupes = frame.columns[frame.columns.duplicated()].tolist()
+    if dupes:
+        raise InputError(f"the table has duplicate column names: {', '.join(dupes)}")
+    return frame
+
+
+def _read_path(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise InputError(f"file not found: {path}")
+    if path.is_dir():
+        raise InputError(f"expected a file but {path} is a folder")
+    suffix = _suffix(path)
+    if suffix in PARQUET_SUFFIXES:
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+            raise InputError(f"cannot read Parquet file {path}: {_first_line(exc)}") from None
+    if suffix in CSV_SUFFIXES:
+        sep = "\t" if suffix == ".tsv" else ","
+        try:
+            frame = pd.read_csv(path, sep=sep, low_memory=False, skipinitialspace=True)
+        except pd.errors.EmptyDataError:
+            raise InputError(f"the CSV file {path} is empty") from None
+        except UnicodeDecodeError:
+            raise InputError(f"cannot read CSV file {path}: it is not UTF-8 text") from None
+        except (pd.errors.ParserError, ValueError, OSError) as exc:
+            raise InputError(f"cannot read CSV file {path}: {_first_line(exc)}") from None
+        return frame
+    raise InputError(f"unsupported file type '{path.suffix}' for {path}; use .csv or .parquet")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as Parquet or CSV, chosen by the file's suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = _suffix(path)
+    if suffix in PARQUET_SUFFIXES:
+        frame.to_parquet(path, index=False)
+    elif suffix in CSV_SUFFIXES:
+        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
+    else:
+        raise InputError(f"unsupported output type '{path.suffix}' for {path}; use .csv or .parquet")
+    return path
