@@ -13,8 +13,15 @@ import pandas as pd
 
 from synthgov.table.schema import Schema
 
-SDTYPES = {"numeric": "numerical", "categorical": "categorical", "boolean": "boolean", "datetime": "datetime",
-           "id": "id", "text": "id", "pii": "pii"}
+SDTYPES = {
+    "numeric": "numerical",
+    "categorical": "categorical",
+    "boolean": "boolean",
+    "datetime": "datetime",
+    "id": "id",
+    "text": "id",
+    "pii": "pii",
+}
 
 
 def sdmetrics_metadata(schema: Schema) -> dict[str, Any]:
@@ -36,8 +43,11 @@ def quality_report(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema) 
         warnings.simplefilter("ignore")
         report.generate(real, synthetic, sdmetrics_metadata(schema), verbose=False)
     props = report.get_properties().set_index("Property")["Score"]
-    return {"shapes": float(props["Column Shapes"]), "trends": float(props["Column Pair Trends"]),
-            "overall": float(report.get_score())}
+    return {
+        "shapes": float(props["Column Shapes"]),
+        "trends": float(props["Column Pair Trends"]),
+        "overall": float(report.get_score()),
+    }
 
 
 def tstr_auc(train: pd.DataFrame, test: pd.DataFrame, target: str, positive: Any) -> float:

@@ -3,9 +3,10 @@
 Columns are discretised on the uniform scale of their marginals (categories as they are; numbers into at most
 ``bins`` bins of about equal frequency that never split a value, so a point mass such as ``capital-gain = 0`` is
 one bin), the network is grown greedily: each step adds the column and parent set (at most ``degree`` parents
-among the columns already placed) with the highest mutual information, less a BIC penalty for the size of its
-conditional table. Sampling is ancestral; a number is drawn inside its bin through the column's exact
-marginal, so every marginal is reproduced exactly in expectation.
+among the columns already placed) with the highest mutual information, less an AIC penalty for the size of its
+conditional table (tables larger than twice the number of rows are not considered, so they cannot memorise
+rows). Sampling is ancestral; a number is drawn inside its bin through the column's exact marginal, so every
+marginal is reproduced exactly in expectation.
 
 Differential privacy later plugs in at two seams, as in PrivBayes: ``_score`` (exponential mechanism over
 candidate (column, parents) pairs) and ``_counts`` (Laplace noise on the tables the conditionals come from).
@@ -94,7 +95,8 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
         if not cols:
             return []
         # Root: the column with the largest total mutual information with the others.
-        total = {c: sum(self._score(codes, c, [o], n) for o in cols if o != c) for c in cols}
+        total = {c: sum(self._score(codes, c, [o], n, penalty=False) for o in cols if o != c) for c in cols}
+        max_cells = min(self.max_table_cells, 2 * n)  # keep tables dense enough not to memorise rows
         root = max(cols, key=lambda c: (total[c], -cols.index(c)))
         network: list[tuple[str, list[str]]] = [(root, [])]
         placed, remaining = [root], [c for c in cols if c != root]
@@ -105,7 +107,7 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
                 for k in range(min(self.degree, len(placed)), -1, -1):
                     for parents in combinations(placed, k):
                         cells = self.sizes_[child] * int(np.prod([self.sizes_[p] for p in parents]))
-                        if cells > self.max_table_cells:
+                        if cells > max_cells and k > 0:
                             continue
                         score = self._score(codes, child, list(parents), n)
                         if best is None or score > best[0]:
@@ -134,8 +136,11 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
             np.bincount(pidx * csize + codes[child], minlength=psize * csize).reshape(psize, csize).astype(np.float64)
         )
 
-    def _score(self, codes: dict[str, np.ndarray], child: str, parents: list[str], n: int) -> float:
-        """Mutual information I(child; parents) less a BIC penalty; the DP seam for the exponential mechanism."""
+    def _score(
+        self, codes: dict[str, np.ndarray], child: str, parents: list[str], n: int, penalty: bool = True
+    ) -> float:
+        """Mutual information I(child; parents) less an AIC penalty (free parameters / n); the DP seam for the
+        exponential mechanism."""
         if not parents:
             return 0.0
         joint = self._counts(codes, child, parents) / n
@@ -143,8 +148,10 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
         pp = joint.sum(axis=1, keepdims=True)
         nz = joint > 0
         mi = float(np.sum(joint[nz] * np.log(joint[nz] / (pp @ pc)[nz])))
+        if not penalty:
+            return mi
         free = (np.count_nonzero(pp) - 1) * (np.count_nonzero(pc) - 1)
-        return mi - free * np.log(n) / (2 * n)
+        return mi - free / n
 
     def _conditional(self, codes: dict[str, np.ndarray], child: str, parents: list[str]) -> np.ndarray:
         counts = self._counts(codes, child, parents)

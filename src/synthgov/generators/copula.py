@@ -15,6 +15,7 @@ their exact Gaussian conditional. No rejection: a category of 0.1% costs what a 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -67,7 +68,9 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
             self.columns_ = list(uniforms)
             if self.columns_:
                 z = np.column_stack([_ndtri(uniforms[c]) for c in self.columns_])
-                corr = np.atleast_2d(np.corrcoef(z, rowvar=False))
+                with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # constant columns or a single row
+                    corr = np.atleast_2d(np.corrcoef(z, rowvar=False))
                 corr = np.nan_to_num(corr, nan=0.0)
                 np.fill_diagonal(corr, 1.0)
                 self.correlation_ = _nearest_correlation(corr)

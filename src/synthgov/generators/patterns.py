@@ -77,21 +77,26 @@ class Pattern:
             codes = np.take_along_axis(codes, order, axis=1)
         return np.ascontiguousarray(codes).view(f"<U{codes.shape[1]}").ravel()
 
-    def sample_unique(self, n: int, rng: np.random.Generator, tries: int = 50) -> np.ndarray:
+    def sample_unique(self, n: int, rng: np.random.Generator, tries: int = 200) -> np.ndarray:
+        """``n`` distinct strings (duplicates are redrawn; near a full space, with enough spare candidates)."""
         import pandas as pd
 
+        space = self.space()
+        if n > space:
+            raise InputError(f"pattern {self.pattern!r} cannot produce {n} distinct values (it has {space:.0f})")
         out = self.sample(n, rng)
         for _ in range(tries):
             dup = pd.Series(out).duplicated().to_numpy()
-            if not dup.any():
+            need = int(dup.sum())
+            if not need:
                 return out
-            fresh = self.sample(int(dup.sum()), rng)
-            width = max(out.dtype.itemsize, fresh.dtype.itemsize) // 4
-            out = out.astype(f"<U{width}")
-            out[dup] = fresh
-        raise InputError(
-            f"pattern {self.pattern!r} cannot produce {n} distinct values (it has about {self.space():.0f})"
-        )
+            free = max(space - (n - need), 1.0)
+            draws = self.sample(int(min(need * np.ceil(space / free) * 2, 50 * n + 100)), rng)
+            taken = set(out[~dup].tolist())
+            fresh = np.array([v for v in pd.unique(pd.Series(draws)) if v not in taken][:need], dtype=draws.dtype)
+            out = out.astype(f"<U{max(out.dtype.itemsize, fresh.dtype.itemsize, 4) // 4}")
+            out[np.flatnonzero(dup)[: fresh.size]] = fresh
+        raise InputError(f"pattern {self.pattern!r} cannot produce {n} distinct values (it has about {space:.0f})")
 
 
 def _chars_of_in(arg: Any) -> np.ndarray:

@@ -99,6 +99,8 @@ def _textual(
     max_categories: int,
 ) -> ColumnSchema:
     sample = _sample(present).astype(str)
+    if _parses_as_datetime(sample):
+        return _as_datetime(col, series, _guess_format(sample))
     pii_type = pii.pii_from_values(sample)
     if pii_type is not None:
         return _as_pii(col, pii_type, "by value pattern")
@@ -107,12 +109,11 @@ def _textual(
         col.flags.append("identifier (UUID): generated fresh, never copied")
         return col
     name_pii = pii.pii_from_name(col.name)
-    if name_pii is not None and (name_pii != "name" or pii.looks_like_person_names(sample)):
+    diverse = unique_share > 0.2 and present.nunique() > 20  # "telephone: yes/no" is not personal data
+    if name_pii is not None and diverse and (name_pii != "name" or pii.looks_like_person_names(sample)):
         return _as_pii(col, name_pii, "by column name")
     if pii.looks_like_person_names(sample) and unique_share > 0.3:
         return _as_pii(col, "name", "values look like person names")
-    if _parses_as_datetime(sample):
-        return _as_datetime(col, series, _guess_format(sample))
     lengths = sample.str.len()
     words = sample.str.count(r"\s+") + 1
     if unique_share > 0.5 and (lengths.mean() > 30 or words.mean() >= 4):
@@ -175,7 +176,7 @@ def _as_datetime(col: ColumnSchema, series: pd.Series, fmt: str | None) -> Colum
     if col.timezone is None and series.dtype == object:
         # Strings with UTC offsets are parsed to UTC; keep them time-zone aware.
         text = series.dropna().astype(str).head(50)
-        if text.str.contains(r"(Z|[+-]\d\d:?\d\d)$").any():
+        if text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$").any():
             col.timezone = "UTC"
     col.missing_rate = round(float(np.mean(~np.isfinite(us))), 6)
     return col

@@ -73,7 +73,7 @@ def pii_from_values(sample: pd.Series) -> str | None:
         if share >= MATCH_SHARE:
             if pii_type == "credit_card" and _luhn_share(values.to_numpy()) < MATCH_SHARE:
                 continue
-            if pii_type == "phone" and values.str.count(r"\d").mean() < 7:
+            if pii_type == "phone" and values.str.count(r"\d").mean() < 9:
                 continue
             return pii_type
     return None

@@ -1,0 +1,73 @@
+"""Shared fixtures: the real Adult table (from ../shared when present, else the shipped demo copy) and small
+mixed tables that exercise every column kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def adult() -> pd.DataFrame:
+    path = SHARED / "adult" / "train.csv"
+    if path.exists():
+        return pd.read_csv(path)
+    from synthgov import load_demo
+
+    return load_demo("adult", "train")
+
+
+@pytest.fixture(scope="session")
+def adult_test() -> pd.DataFrame:
+    path = SHARED / "adult" / "test.csv"
+    if path.exists():
+        return pd.read_csv(path)
+    from synthgov import load_demo
+
+    return load_demo("adult", "test")
+
+
+@pytest.fixture(scope="session")
+def german() -> pd.DataFrame:
+    path = SHARED / "german" / "german_credit.csv"
+    if not path.exists():
+        pytest.skip("German credit data not available")
+    return pd.read_csv(path)
+
+
+def make_mixed(n: int = 600, seed: int = 0) -> pd.DataFrame:
+    """Every kind of column: numbers with gaps, integer steps, categories with a rare value and gaps, booleans,
+    datetimes (naive, before 1677, time-zone aware), an id, a constant."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(50, 10, n)
+    group = rng.choice(["a", "b", "c", "rare"], size=n, p=[0.5, 0.3, 0.19, 0.01]).astype(object)
+    group[rng.random(n) < 0.1] = None
+    price = np.round(rng.lognormal(3, 0.5, n), 2)
+    price[rng.random(n) < 0.05] = np.nan
+    frame = pd.DataFrame(
+        {
+            "record_id": np.arange(1000, 1000 + n),
+            "x": x,
+            "y": 2 * x + rng.normal(0, 3, n),
+            "count5": (rng.integers(0, 20, n) * 5).astype(np.int64),
+            "price": price,
+            "group": group,
+            "flag": rng.random(n) < 0.3,
+            "when": pd.to_datetime("2020-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), unit="D"),
+            "old": [f"{1500 + int(v)}-06-15" for v in rng.integers(0, 150, n)],
+            "stamp": pd.to_datetime("2023-03-01 08:00", utc=True).tz_convert("Europe/Paris")
+            + pd.to_timedelta(rng.integers(0, 10_000_000, n), unit="s"),
+            "constant": "same",
+        }
+    )
+    return frame
+
+
+@pytest.fixture
+def mixed() -> pd.DataFrame:
+    return make_mixed()

@@ -1,0 +1,183 @@
+"""The conformance suite every registered data-driven generator must pass (like scikit-learn's
+``check_estimator``): contract, round trips, seeds, conditions, missing values, datetimes, edge-case tables."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthgov
+from synthgov.errors import InputError, ModelFileError, NotFittedError
+from synthgov.generators import registry
+from synthgov.generators.base import Synthesizer, TabularSynthesizer
+
+DATA_DRIVEN = [name for name in registry.available() if issubclass(registry.get(name), TabularSynthesizer)]
+
+
+@pytest.fixture(params=DATA_DRIVEN)
+def name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def fitted(name: str, mixed: pd.DataFrame) -> Synthesizer:
+    return synthgov.synthesizer(name, seed=3).fit(mixed)
+
+
+def test_registry_lists_the_foundation_generators() -> None:
+    assert {"copula", "bayesnet", "rules"} <= set(registry.available())
+    assert registry.DEFAULT_GENERATOR in registry.available()
+    with pytest.raises(InputError, match="unknown generator 'nope'"):
+        synthgov.synthesizer("nope")
+
+
+def test_parameters_live_in_init_and_fit_returns_self(name: str, mixed: pd.DataFrame) -> None:
+    model = synthgov.synthesizer(name, seed=1)
+    params = model.get_params()
+    assert params["seed"] == 1
+    assert not model.is_fitted
+    # fit stores learned state in attributes ending in "_", never changes parameters
+    assert model.fit(mixed) is model
+    assert model.get_params() == params
+    assert model.is_fitted and model.seed_ == 1
+    clone = type(model)(**params)
+    assert clone.get_params() == params
+    with pytest.raises(InputError):
+        model.set_params(not_a_parameter=1)
+
+
+def test_sample_before_fit_is_a_clear_error(name: str) -> None:
+    with pytest.raises(NotFittedError):
+        synthgov.synthesizer(name).sample(5)
+
+
+def test_columns_types_and_order_are_kept(fitted: Synthesizer, mixed: pd.DataFrame) -> None:
+    out = fitted.sample(400, seed=0)
+    assert list(out.columns) == list(mixed.columns)
+    assert len(out) == 400
+    for col in ["x", "y", "count5", "flag", "constant", "record_id"]:
+        assert out[col].dtype == mixed[col].dtype, col
+    assert str(out["stamp"].dt.tz) == "Europe/Paris"
+    assert pd.api.types.is_datetime64_any_dtype(out["when"])
+    assert pd.api.types.is_datetime64_any_dtype(out["old"])  # dates before 1677 survive
+    assert out["old"].dt.year.between(1500, 1650).all()
+    assert (out["count5"] % 5 == 0).all()  # the integer step is kept
+    assert (out["constant"] == "same").all()
+    prices = out["price"].dropna()
+    assert np.allclose(prices, prices.round(2))  # decimals kept
+
+
+def test_missing_rates_and_category_sets(fitted: Synthesizer, mixed: pd.DataFrame) -> None:
+    out = fitted.sample(6000, seed=1)
+    for col in ["group", "price"]:
+        assert abs(out[col].isna().mean() - mixed[col].isna().mean()) < 0.02, col
+    assert set(out["group"].dropna()) <= set(mixed["group"].dropna())  # nothing invented
+    assert "rare" in set(out["group"])
+
+
+def test_ids_are_fresh_and_unique(fitted: Synthesizer, mixed: pd.DataFrame) -> None:
+    out = fitted.sample(500, seed=2)
+    assert out["record_id"].is_unique
+    assert not set(out["record_id"]) & set(mixed["record_id"])
+
+
+def test_same_seed_same_bytes_and_reload_samples_the_same(
+    fitted: Synthesizer, name: str, mixed: pd.DataFrame, tmp_path
+) -> None:
+    a = fitted.sample(300, seed=7)
+    b = fitted.sample(300, seed=7)
+    c = fitted.sample(300, seed=8)
+    assert a.to_csv().encode() == b.to_csv().encode()
+    assert not a.equals(c)
+    refit = synthgov.synthesizer(name, seed=3).fit(mixed)
+    assert refit.sample(300, seed=7).to_csv() == a.to_csv()
+    path = fitted.save(tmp_path / "m.synthgov")
+    loaded = synthgov.load(path)
+    assert type(loaded) is type(fitted) and loaded.get_params() == fitted.get_params()
+    assert loaded.sample(300, seed=7).to_csv() == a.to_csv()
+    # calls without a seed differ from each other but replay identically after a reload
+    first, second = fitted.sample(50), fitted.sample(50)
+    assert not first.equals(second)
+    reloaded = synthgov.load(path)
+    assert reloaded.sample(50).to_csv() == synthgov.load(path).sample(50).to_csv()
+
+
+def test_conditions_hold_exactly_in_one_call(fitted: Synthesizer) -> None:
+    out = fitted.sample(300, seed=4, conditions={"group": "rare", "flag": True})
+    assert len(out) == 300
+    assert (out["group"] == "rare").all() and out["flag"].all()
+    numeric = fitted.sample(50, seed=4, conditions={"count5": 45})
+    assert (numeric["count5"] == 45).all()
+
+
+def test_conditions_change_the_other_columns(fitted: Synthesizer, mixed: pd.DataFrame) -> None:
+    """y = 2x + noise: conditioning on a high count does not matter, but on a group it shifts nothing either;
+    conditioning on x must move y (the dependence is used, not ignored)."""
+    high = fitted.sample(400, seed=5, conditions={"x": float(mixed["x"].quantile(0.9))})
+    low = fitted.sample(400, seed=5, conditions={"x": float(mixed["x"].quantile(0.1))})
+    assert high["y"].mean() > low["y"].mean() + 20
+
+
+def test_per_row_conditions(fitted: Synthesizer) -> None:
+    wanted = pd.DataFrame({"group": ["a", "b", "rare"] * 20})
+    out = fitted.sample(60, seed=6, conditions=wanted)
+    assert out["group"].tolist() == wanted["group"].tolist()
+
+
+def test_bad_conditions_are_clear_errors(fitted: Synthesizer) -> None:
+    with pytest.raises(InputError, match="unknown column"):
+        fitted.sample(5, conditions={"nope": 1})
+    with pytest.raises(InputError, match="never appears"):
+        fitted.sample(5, conditions={"group": "zzz"})
+    with pytest.raises(InputError, match="outside the range"):
+        fitted.sample(5, conditions={"x": 1e9})
+    with pytest.raises(InputError, match="identifier"):
+        fitted.sample(5, conditions={"record_id": 1})
+    with pytest.raises(InputError, match="positive integer"):
+        fitted.sample(0)
+
+
+def test_one_row_and_constant_tables(name: str) -> None:
+    one = pd.DataFrame({"a": [1.5], "b": ["x"], "c": [True]})
+    out = synthgov.synthesizer(name, seed=0).fit(one).sample(20, seed=0)
+    assert (out["a"] == 1.5).all() and (out["b"] == "x").all() and out["c"].all()
+    const = pd.DataFrame({"k": [7] * 50, "z": np.arange(50.0)})
+    out = synthgov.synthesizer(name, seed=0).fit(const).sample(30, seed=0)
+    assert (out["k"] == 7).all() and out["z"].between(0, 49).all()
+
+
+def test_all_missing_column(name: str) -> None:
+    frame = pd.DataFrame({"a": np.arange(40.0), "empty": [None] * 40})
+    out = synthgov.synthesizer(name, seed=0).fit(frame).sample(30, seed=0)
+    assert out["empty"].isna().all()
+
+
+def test_untrusted_model_files_are_refused_without_running_code(tmp_path) -> None:
+    garbage = tmp_path / "garbage.synthgov"
+    garbage.write_bytes(b"\x80\x04not a zip at all")
+    with pytest.raises(ModelFileError):
+        synthgov.load(garbage)
+    # An archive whose arrays need pickle (object arrays) must not load.
+    evil = tmp_path / "evil.synthgov"
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr(
+            "model.json",
+            '{"format": "synthgov-model", "format_version": 1, "generator": "copula", '
+            '"params": {}, "state": {"x": {"__array__": "a0"}}}',
+        )
+        npz = io.BytesIO()
+        with zipfile.ZipFile(npz, "w") as inner:
+            inner.writestr("a0.npy", buffer.getvalue())
+        archive.writestr("arrays.npz", npz.getvalue())
+    with pytest.raises(ModelFileError):
+        synthgov.load(evil)
+    truncated = tmp_path / "truncated.synthgov"
+    truncated.write_bytes(b"PK\x03\x04" + b"\x00" * 10)
+    with pytest.raises(ModelFileError):
+        synthgov.load(truncated)
