@@ -121,3 +121,20 @@ def test_help_does_not_import_the_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_evaluate_command(tmp_path: Path, mixed: pd.DataFrame) -> None:
+    real, synth = tmp_path / "real.csv", tmp_path / "synth.parquet"
+    mixed.to_csv(real, index=False)
+    code, text = run("generate", str(real), "--out", str(tmp_path / "rel"), "--seed", "1")
+    assert code == 0, text
+    synth = tmp_path / "rel" / "synthetic.parquet"
+    code, text = run("evaluate", str(real), str(synth), "--target", "flag", "--quick", "--out", str(tmp_path / "rep"))
+    assert code == 0, text
+    assert (tmp_path / "rep" / "report.json").exists() and (tmp_path / "rep" / "report.html").exists()
+    assert "Column Shapes" in text
+    _one_line_error(
+        *run("evaluate", str(real), str(synth), "--target", "nope", "--out", str(tmp_path / "r2")),
+        "unknown column 'nope'",
+    )
+    _one_line_error(*run("evaluate", str(real), str(tmp_path / "missing.parquet")), "file not found")

@@ -20,6 +20,7 @@ __all__ = [
     "Synthesizer",
     "__version__",
     "available_generators",
+    "evaluate",
     "infer_schema",
     "load",
     "load_demo",
@@ -50,6 +51,14 @@ def load(path: Any) -> Synthesizer:
     from synthgov.generators.base import Synthesizer
 
     return Synthesizer.load(path)
+
+
+def evaluate(real: Any, synthetic: Any, holdout: Any = None, **options: Any) -> Any:
+    """Fidelity, edge cases, utility, privacy risk and bias of ``synthetic`` against ``real``; see
+    :func:`synthgov.evaluation.evaluate` for the options (target, sensitive, quick, out, ...)."""
+    from synthgov.evaluation import evaluate as run
+
+    return run(real, synthetic, holdout, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from synthgov import __version__
-from synthgov.cli import generate, schema
+from synthgov.cli import evaluate, generate, schema
 
 app = typer.Typer(
     name="synthgov",
@@ -30,4 +30,5 @@ def _root(
 
 
 generate.register(app)
+evaluate.register(app)
 schema.register(app)

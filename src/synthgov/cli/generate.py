@@ -123,13 +123,22 @@ def demo_command(
 ) -> None:
     """Run the main job on the shipped demo data (UCI Adult, CC BY 4.0) and write a release folder."""
     from synthgov.demo import load_demo
+    from synthgov.evaluation import evaluate
     from synthgov.pipeline import generate
 
     with user_errors(), progress_bars():
         real = load_demo("adult")
         err.print(f"demo: learning from the Adult census table ({len(real):,} rows x {real.shape[1]} columns)")
         release = generate(real, generator=generator, seed=seed, out=out_dir, csv=True)
+        result = evaluate(
+            real, release.data, load_demo("adult", "test"), target="income", quick=True, out=out_dir / "report"
+        )
+    release.files += result.files
     _report(release)
+    out.print(
+        f"quality (SDMetrics): {result.get('fidelity.overall'):.3f}; train-on-synthetic AUC "
+        f"{result.get('utility.tstr_auc'):.3f} (real: {result.get('utility.trtr_auc'):.3f})"
+    )
     out.print(release.data.head(5).to_string(max_cols=8), soft_wrap=True, highlight=False)
     out.print(
         f"\nopen [bold]{out_dir / 'synthetic.csv'}[/] to look at the data; "

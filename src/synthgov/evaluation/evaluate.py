@@ -1,0 +1,198 @@
+"""``synthgov.evaluate``: one call from (real, synthetic[, holdout]) to a typed result, report.json and
+report.html."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthgov import progress
+from synthgov.errors import InputError
+from synthgov.evaluation import attacks, detection, edge_cases, fidelity, privacy, utility
+from synthgov.evaluation.bias import bias as bias_metrics
+from synthgov.evaluation.catalogue import summarise
+from synthgov.evaluation.prepare import Encoding, Tables, load_tables, sample_rows
+from synthgov.table.io import TableLike
+
+ATTACK_ROWS = 5_000  # training and control rows per privacy attack (equal sizes)
+REPORT_VERSION = 1
+
+
+@dataclass
+class EvaluationResult:
+    """The report as a nested dict (``report``, the documented report.json), the headline metrics with
+    definitions and verdicts (``metrics``), and what the HTML plots need (``figures_data``)."""
+
+    report: dict[str, Any]
+    metrics: list[dict[str, Any]]
+    figures_data: dict[str, Any] = field(default_factory=dict, repr=False)
+    files: list[Path] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.report[key]
+
+    def get(self, dotted: str) -> Any:
+        from synthgov.evaluation.catalogue import lookup
+
+        return lookup(self.report, dotted)
+
+    def to_json(self) -> str:
+        return json.dumps(_json_safe(self.report), indent=2, allow_nan=False)
+
+    def write(self, folder: str | Path) -> list[Path]:
+        from synthgov.evaluation.report_html import render_html
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "report.json").write_text(self.to_json() + "\n", encoding="utf-8")
+        (folder / "report.html").write_text(render_html(self), encoding="utf-8")
+        self.files = [folder / "report.json", folder / "report.html"]
+        return self.files
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    return value
+
+
+def evaluate(
+    real: TableLike,
+    synthetic: TableLike,
+    holdout: TableLike | None = None,
+    *,
+    target: str | None = None,
+    sensitive: list[str] | tuple[str, ...] = (),
+    quick: bool = False,
+    schema: Any = None,
+    seed: int = 0,
+    out: str | Path | None = None,
+) -> EvaluationResult:
+    """Assess ``synthetic`` against ``real`` (the training table) and an optional ``holdout`` of real rows never
+    used for training. ``target`` enables utility and label-based bias metrics; ``sensitive`` names the columns
+    whose groups the bias metrics compare. ``quick`` computes fidelity and utility only. With ``out``, writes
+    ``report.json`` and ``report.html`` there."""
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    with progress.step("evaluate: read tables"):
+        tables = load_tables(real, synthetic, holdout, schema)
+    for name in [*(sensitive or []), *([target] if target else [])]:
+        if name not in tables.real.columns:
+            raise InputError(f"unknown column '{name}' (columns: {', '.join(tables.real.columns)})")
+        if name not in tables.columns:
+            raise InputError(
+                f"column '{name}' is a {tables.kind(name)} column; it cannot be a target or sensitive column"
+            )
+    encoding = Encoding.fit(tables)
+    report: dict[str, Any] = {
+        "report_version": REPORT_VERSION,
+        "inputs": {
+            "real_rows": len(tables.real),
+            "synthetic_rows": len(tables.synthetic),
+            "holdout_rows": None if tables.holdout is None else len(tables.holdout),
+            "columns": tables.columns,
+            "target": target,
+            "sensitive": list(sensitive or []),
+            "quick": quick,
+            "seed": seed,
+        },
+        "notes": [],
+    }
+    figures: dict[str, Any] = {"tables": tables}
+    steps = 3 if quick else 7
+    with progress.step("evaluate: metrics", total=steps) as advance:
+        quality = fidelity.quality_scores(tables)
+        report["fidelity"] = {**quality, **fidelity.missing_and_coverage(tables)}
+        advance(info="fidelity")
+        report["edge_cases"] = edge_cases.edge_cases(tables)
+        advance(info="edge cases")
+        models = None
+        if target is not None:
+            test = tables.holdout
+            if test is None:
+                rows = rng.permutation(len(tables.real))
+                test = tables.real.iloc[rows[: len(rows) // 5]]
+                report["notes"].append("no holdout: utility is tested on a random 20% of the real rows")
+            report["utility"], models = utility.utility(tables, target, test, rng)
+        else:
+            report["utility"] = None
+            report["notes"].append("no target: utility and label-based bias metrics were skipped")
+        advance(info="utility")
+        if quick:
+            report["notes"].append("quick mode: detection, alpha/beta, privacy and bias metrics were skipped")
+            report["privacy"] = None
+            report["bias"] = None
+        else:
+            report["fidelity"].update(detection.detection_auc(tables, encoding, rng))
+            report["fidelity"].update(detection.alpha_precision_beta_recall(tables, encoding, rng))
+            advance(info="detection")
+            report["privacy"] = _privacy(tables, encoding, target, list(sensitive or []), rng, figures, report["notes"])
+            advance(info="privacy")
+            report["bias"] = bias_metrics(tables, list(sensitive or []), target, models)
+            advance(info="bias")
+    figures["models"] = models
+    report["seconds"] = round(time.perf_counter() - started, 3)
+    result = EvaluationResult(report=_json_safe(report), metrics=[], figures_data=figures)
+    result.metrics = summarise(result.report)
+    result.report["summary"] = result.metrics
+    if out is not None:
+        with progress.step("evaluate: write report"):
+            result.write(out)
+    return result
+
+
+def _privacy(
+    tables: Tables,
+    encoding: Encoding,
+    target: str | None,
+    sensitive: list[str],
+    rng: np.random.Generator,
+    figures: dict[str, Any],
+    notes: list[str],
+) -> dict[str, Any]:
+    out: dict[str, Any] = dict(privacy.exact_copies(tables))
+    distances = privacy.distance_metrics(tables, encoding, rng)
+    figures["dcr"] = {k: distances.pop(k) for k in ("dcr_train", "dcr_holdout") if k in distances}
+    out.update(distances)
+    out.update(privacy.membership_inference(tables, encoding, rng))
+    if tables.holdout is None:
+        notes.append(
+            "no holdout: DCR share, membership inference and the attack risks need real rows not used for training"
+        )
+        return out
+    size = min(len(tables.real), len(tables.holdout), ATTACK_ROWS)
+    ori = sample_rows(tables.real, size, rng)
+    control = sample_rows(tables.holdout, size, rng)
+    syn = tables.synthetic
+    notes.append(
+        f"privacy attacks ran on samples: {size:,} training and {size:,} control rows, "
+        f"{attacks.N_ATTACKS} attacks each; DCR on {out['dcr_rows']['synthetic']:,} synthetic rows; "
+        f"membership inference on {out.get('mia_rows', {}).get('members', 0):,} members and non-members"
+    )
+    out["singling_out"] = attacks.singling_out(ori, syn, control, tables, rng)
+    out["linkability"] = attacks.linkability(ori, syn, control, tables, encoding, rng)
+    secret = target or (sensitive[0] if sensitive else tables.columns[-1])
+    out["inference"] = attacks.inference(ori, syn, control, tables, encoding, secret, rng)
+    out["attack_rows"] = size
+    return out
+
+
+def as_frame(result: EvaluationResult) -> pd.DataFrame:
+    return pd.DataFrame(result.metrics)

@@ -1,0 +1,110 @@
+"""report.html: one self-contained page (inline CSS, figures as embedded PNG) with every metric, its definition,
+value and a plain-language verdict."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from synthgov.evaluation import plots
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#222;
+padding:0 1rem}
+h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;width:100%;margin:1rem 0;font-size:.92rem}
+th,td{border-bottom:1px solid #ddd;padding:.45rem .5rem;text-align:left;vertical-align:top}
+th{background:#f4f6f8} td.value{font-variant-numeric:tabular-nums;white-space:nowrap}
+.verdict{font-weight:600;padding:.1rem .5rem;border-radius:.6rem;font-size:.8rem}
+.good{background:#dff3e3;color:#17622d}.fair{background:#fff2cc;color:#7a5b00}.poor{background:#fde0e0;color:#8b1a1a}
+.info{background:#e6eef8;color:#1f4f7a} figure{margin:1.5rem 0} img.plot{max-width:100%;border:1px solid #eee}
+figcaption{color:#555;font-size:.9rem} .notes li{color:#555} code{background:#f4f6f8;padding:0 .2rem}
+"""
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return html.escape(str(value))
+
+
+def render_html(result: Any) -> str:
+    report = result.report
+    data = result.figures_data
+    tables = data["tables"]
+    figures: list[tuple[str, str, str | None]] = [
+        (
+            "distributions",
+            "Each column: real (blue) and synthetic (orange) distributions.",
+            plots.distributions(tables),
+        ),
+        (
+            "associations",
+            "Association between every two columns (Cramér's V), real, synthetic and their difference.",
+            plots.associations(tables),
+        ),
+        (
+            "utility",
+            "A model trained on synthetic rows against one trained on real rows, tested on real rows.",
+            plots.utility_plot(report),
+        ),
+        (
+            "distances",
+            "Distance of synthetic rows to their closest training and holdout rows: the two should overlap.",
+            plots.distance_plot(data.get("dcr") or {}),
+        ),
+        ("privacy", "Privacy attack risks with 95% confidence intervals.", plots.privacy_plot(report)),
+    ]
+    for column in report.get("bias") or {}:
+        figures.append(
+            (
+                f"bias-{column}",
+                f"Groups of '{column}': representation and outcome rates.",
+                plots.bias_plot(report, column),
+            )
+        )
+    rows = "\n".join(
+        f"<tr><td>{html.escape(m['name'])}<br><code>{html.escape(m['key'])}</code></td>"
+        f"<td>{html.escape(m['definition'])}</td><td class='value'>{_fmt(m['value'])}</td>"
+        f"<td><span class='verdict {m['verdict']}'>{m['verdict']}</span> {html.escape(m['explanation'])}</td></tr>"
+        for m in result.metrics
+    )
+    figure_html = "\n".join(
+        f"<figure id='fig-{name}'><img class='plot' alt='{html.escape(caption)}' src='data:image/png;base64,{png}'>"
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        for name, caption, png in figures
+        if png
+    )
+    flags = report.get("edge_cases", {}).get("collapse_flags") or []
+    flag_html = (
+        "<ul>"
+        + "".join(
+            f"<li><b>{f['level']}</b> {html.escape(f['column'])}: {f['indicator']} = {f['value']}</li>" for f in flags
+        )
+        + "</ul>"
+        if flags
+        else "<p>No tail, spread, range or category-loss flags.</p>"
+    )
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.get("notes", []))
+    inputs = report["inputs"]
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>synthgov evaluation report</title><style>{_CSS}</style></head>
+<body>
+<h1>Synthetic data evaluation</h1>
+<p class="sub">{inputs["real_rows"]:,} real rows, {inputs["synthetic_rows"]:,} synthetic rows,
+{"no holdout" if inputs["holdout_rows"] is None else f"{inputs['holdout_rows']:,} holdout rows"};
+target: {html.escape(str(inputs["target"]))}; sensitive: {html.escape(", ".join(inputs["sensitive"]) or "none")};
+computed in {report["seconds"]:.1f} s.</p>
+<h2>Metrics</h2>
+<table><thead><tr><th>metric</th><th>definition</th><th>value</th><th>verdict</th></tr></thead><tbody>
+{rows}
+</tbody></table>
+<h2>Collapse indicators</h2>
+{flag_html}
+<h2>Figures</h2>
+{figure_html}
+<h2>Notes</h2><ul class="notes">{notes}</ul>
+<script type="application/json" id="report-data">{html.escape(json.dumps({"summary": result.metrics}))}</script>
+</body></html>
+"""
