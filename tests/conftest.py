@@ -71,3 +71,9 @@ def make_mixed(n: int = 600, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture
 def mixed() -> pd.DataFrame:
     return make_mixed()
+
+
+@pytest.fixture(autouse=True)
+def _private_keystore(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never touch the user's ~/.synthgov: each session gets its own keystore home."""
+    monkeypatch.setenv("SYNTHGOV_HOME", str(tmp_path_factory.getbasetemp() / "synthgov-home"))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import resource
 import time
 from pathlib import Path
 from typing import Any
 
 from synthgov.errors import InputError
 from synthgov.generators import registry
-from synthgov.release.folder import Release, write_release
+from synthgov.release.folder import Release, sign_release, write_release
 from synthgov.table.io import TableLike, read_table
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -29,10 +30,16 @@ def generate(
     schema: Any = None,
     conditions: Any = None,
     params: dict[str, Any] | None = None,
+    party: str | None = None,
+    source_licence: str | None = None,
+    evaluation: dict[str, Any] | None = None,
 ) -> Release:
     """Fit ``generator`` on ``source`` (a table, or a rules spec for ``rules``) and sample ``rows`` rows
-    (default: as many as the input has). With ``out``, write the release folder there."""
+    (default: as many as the input has). With ``out``, write the release folder there, with a manifest signed by
+    the local keystore (created on first use in ``$SYNTHGOV_HOME``)."""
     params = dict(params or {})
+    cpu_started = time.process_time()
+    wall_started = time.perf_counter()
     if is_rules_spec(source):
         if generator not in (None, "rules"):
             raise InputError(f"{source} is a rules spec; it can only be used with the 'rules' generator")
@@ -40,6 +47,7 @@ def generate(
     name = generator or registry.DEFAULT_GENERATOR
     model = registry.synthesizer(name, seed=seed, **params)
     started = time.perf_counter()
+    table = None
     if name == "rules":
         model.fit(source)
         n_rows = rows or model.spec_.rows or 1000  # type: ignore[attr-defined]
@@ -61,5 +69,68 @@ def generate(
     )
     if out is not None:
         release.files = write_release(data, out, schema=getattr(model, "schema_", None), csv=csv)
+        release.files += _sign(
+            release, model, source, table, name, party, source_licence, evaluation, cpu_started, wall_started
+        )
     release.model = model  # type: ignore[attr-defined]
     return release
+
+
+def _sign(
+    release: Release,
+    model: Any,
+    source: Any,
+    table: Any,
+    name: str,
+    party: str | None,
+    licence: str | None,
+    evaluation: dict[str, Any] | None,
+    cpu_started: float,
+    wall_started: float,
+) -> list[Path]:
+    from synthgov.release.keys import Keystore
+    from synthgov.release.manifest import base_predicate, energy_wh, source_fingerprint
+
+    keystore = Keystore.default().ensure()
+    cpu = time.process_time() - cpu_started
+    cost = {
+        "cpu_seconds": round(cpu, 3),
+        "gpu_seconds": 0.0,
+        "wall_seconds": round(time.perf_counter() - wall_started, 3),
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "energy_wh": energy_wh(cpu),
+    }
+    path = Path(source) if isinstance(source, (str, Path)) else None
+    if name == "rules":
+        source_info = {
+            "name": path.name if path else None,
+            "kind": "rules spec, no real data",
+            "sha256": __import__("hashlib").sha256(Path(source).read_bytes()).hexdigest() if path else None,
+            "licence": licence or "unspecified",
+        }
+    else:
+        source_info = source_fingerprint(path, table, getattr(model, "schema_", None), licence)
+    predicate = base_predicate(
+        generator=name,
+        params=_jsonable(model.get_params()),
+        seed=int(model.seed_),
+        keystore=keystore,
+        source=source_info,
+        rows=len(release.data),
+        cost=cost,
+        party=party,
+        evaluation=evaluation,
+    )
+    data_files = [p for p in release.files if p.name.startswith("synthetic.")]
+    files = sign_release(release.folder, data_files, predicate, keystore)
+    from synthgov.release.verify import load_manifest
+
+    release.manifest = load_manifest(release.folder)
+    return files
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in params.items():
+        out[key] = value if isinstance(value, (str, int, float, bool, type(None), list, dict)) else str(value)
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from synthgov import __version__
-from synthgov.cli import evaluate, generate, schema
+from synthgov.cli import evaluate, generate, release, schema
 
 app = typer.Typer(
     name="synthgov",
@@ -31,4 +31,5 @@ def _root(
 
 generate.register(app)
 evaluate.register(app)
+release.register(app)
 schema.register(app)

@@ -36,6 +36,8 @@ def generate_command(
         None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable)."
     ),
     save_model: bool = typer.Option(False, "--save-model", help="Also save the fitted model as model.synthgov."),
+    party: str = typer.Option(None, "--party", help="Accountable party recorded in the signed manifest."),
+    source_licence: str = typer.Option(None, "--source-licence", help="Licence of the source data, for the manifest."),
 ) -> None:
     """Fit a generator on SOURCE and write a release folder with the synthetic table (synthetic.parquet)."""
     from synthgov.pipeline import generate
@@ -51,6 +53,8 @@ def generate_command(
             csv=csv,
             schema=schema,
             conditions=parse_conditions(condition),
+            party=party,
+            source_licence=source_licence,
         )
         if save_model:
             release.files.append(release.model.save(out_dir / "model.synthgov"))  # type: ignore[attr-defined]
@@ -129,7 +133,14 @@ def demo_command(
     with user_errors(), progress_bars():
         real = load_demo("adult")
         err.print(f"demo: learning from the Adult census table ({len(real):,} rows x {real.shape[1]} columns)")
-        release = generate(real, generator=generator, seed=seed, out=out_dir, csv=True)
+        release = generate(
+            real,
+            generator=generator,
+            seed=seed,
+            out=out_dir,
+            csv=True,
+            source_licence="CC BY 4.0 (UCI Adult, Becker & Kohavi 1996)",
+        )
         result = evaluate(
             real, release.data, load_demo("adult", "test"), target="income", quick=True, out=out_dir / "report"
         )

@@ -1,4 +1,5 @@
-"""Writing a release folder: ``synthetic.parquet`` (always), ``synthetic.csv`` (on request), ``schema.yaml``."""
+"""Writing a release folder: ``synthetic.parquet`` (always), ``synthetic.csv`` (on request), ``schema.yaml``,
+the signed ``manifest.json`` and ``datasheet.md``."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class Release:
     seed: int | None = None
     fit_seconds: float = 0.0
     sample_seconds: float = 0.0
+    manifest: dict | None = None
 
 
 def write_release(
@@ -40,3 +42,13 @@ def write_release(
     if schema is not None:
         files.append(schema.save(folder / "schema.yaml"))
     return files
+
+
+def sign_release(folder: str | Path, data_files: list[Path], predicate: dict, keystore: object) -> list[Path]:
+    """Write the signed manifest.json and the datasheet.md of a release folder."""
+    from synthgov.release.manifest import DATASHEET, MANIFEST, build_and_sign, datasheet
+
+    folder = Path(folder)
+    document = build_and_sign(folder, data_files=data_files, predicate=predicate, keystore=keystore)  # type: ignore[arg-type]
+    (folder / DATASHEET).write_text(datasheet(document), encoding="utf-8")
+    return [folder / MANIFEST, folder / DATASHEET]

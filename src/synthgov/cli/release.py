@@ -1,0 +1,71 @@
+"""``synthgov keys`` and ``synthgov verify``: the keystore and release verification."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from synthgov.cli.ui import err, out, user_errors
+
+keys_app = typer.Typer(
+    help="The local keystore: signing key and watermark secret ($SYNTHGOV_HOME).", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+    app.command("verify")(verify_command)
+
+
+@keys_app.command("init")
+def keys_init(force: bool = typer.Option(False, "--force", help="Replace an existing keystore.")) -> None:
+    """Create an Ed25519 signing key and a watermark secret (files readable by you only)."""
+    from synthgov.release.keys import Keystore
+
+    with user_errors():
+        store = Keystore.default()
+        index = store.init(force=force)
+    out.print(
+        f"keystore in [bold]{store.folder}[/]: signing key {index['signing_key_id']}, "
+        f"watermark key {index['watermark_key_id']}"
+    )
+
+
+@keys_app.command("export-public")
+def keys_export_public(
+    out_path: Path = typer.Option(None, "--out", "-o", help="Write the PEM here instead of printing it."),
+) -> None:
+    """Print (or write) the public signing key, for others to verify your releases."""
+    from synthgov.release.keys import Keystore
+
+    with user_errors():
+        pem = Keystore.default().ensure().public_pem()
+    if out_path:
+        out_path.write_bytes(pem)
+        out.print(f"wrote {out_path}")
+    else:
+        typer.echo(pem.decode("ascii"), nl=False)
+
+
+def verify_command(
+    release: Path = typer.Argument(..., help="A release folder (with manifest.json)."),
+    public_key: Path = typer.Option(None, "--public-key", "-k", help="PEM public key to trust (default: yours)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Check a release's signature, file digests and row chunks. Exit 0 valid, 1 tampered or forged, 2 bad input."""
+    from synthgov.release.verify import verify_release
+
+    with user_errors():
+        result = verify_release(release, public_key)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+    else:
+        for check in result.checks:
+            out.print(f"[green]ok[/] {check}", highlight=False)
+        for problem in result.problems:
+            err.print(f"[bold red]FAIL[/] {problem}", highlight=False, soft_wrap=True)
+        verdict = "[bold green]VALID[/]" if result.valid else "[bold red]TAMPERED OR FORGED[/]"
+        out.print(f"{verdict}: {release}")
+    raise typer.Exit(code=0 if result.valid else 1)

@@ -1,0 +1,182 @@
+"""The provenance manifest of a release: what was made, from what, how, by whom, at what cost, and its
+integrity (per-file sha256 and row-chunk Merkle roots), as an in-toto Statement signed with the keystore's key.
+
+``manifest.json`` holds ``{"payloadType", "statement", "signatures", "field_digests"}``: the statement in
+readable form (its signature is over the RFC 8785 canonical bytes, see :mod:`signing`), and a digest of each
+top-level predicate field, so a verifier can name the field that was edited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import secrets
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from synthgov import __version__
+from synthgov.release import integrity, signing
+from synthgov.release.keys import Keystore, raw_public, signing_key_id
+
+MANIFEST = "manifest.json"
+DATASHEET = "datasheet.md"
+WATTS_PER_CPU_CORE = 15.0  # energy estimate: CPU seconds x a typical per-core draw
+
+
+def seed_commitment(seed: int, keystore: Keystore, release_id: str) -> str:
+    """sha256(nonce || seed): binds the release to its seed without revealing it; the nonce stays in the
+    keystore (``commitments/<release id>.json``) so the owner can open the commitment later."""
+    nonce = secrets.token_bytes(16)
+    folder = keystore.folder.parent / "commitments"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (folder / f"{release_id}.json").write_text(json.dumps({"seed": seed, "nonce": nonce.hex()}))
+    return "sha256:" + hashlib.sha256(nonce + str(seed).encode()).hexdigest()
+
+
+def field_digests(predicate: dict[str, Any]) -> dict[str, str]:
+    return {k: hashlib.sha256(signing.canonical(v)).hexdigest() for k, v in predicate.items()}
+
+
+def build_and_sign(
+    folder: Path,
+    *,
+    data_files: list[Path],
+    predicate: dict[str, Any],
+    keystore: Keystore,
+) -> dict[str, Any]:
+    """Complete ``predicate`` with the integrity section, sign it, and write manifest.json."""
+    entries = [integrity.data_entry(path) for path in data_files]
+    predicate = {**predicate, "integrity": {"files": entries}}
+    statement = {
+        "_type": signing.STATEMENT_TYPE,
+        "subject": [{"name": e["path"], "digest": {"sha256": e["sha256"]}} for e in entries],
+        "predicateType": signing.PREDICATE_TYPE,
+        "predicate": predicate,
+    }
+    private = keystore.signing_key()
+    key_id = signing_key_id(raw_public(private.public_key()))  # type: ignore[attr-defined]
+    document = {
+        "payloadType": signing.PAYLOAD_TYPE,
+        "statement": statement,
+        "signatures": [signing.sign(statement, private, key_id)],
+        "field_digests": field_digests(predicate),
+        "public_key": keystore.public_pem().decode("ascii"),
+    }
+    (folder / MANIFEST).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return document
+
+
+def base_predicate(
+    *,
+    generator: str,
+    params: dict[str, Any],
+    seed: int,
+    keystore: Keystore,
+    source: dict[str, Any],
+    rows: int,
+    cost: dict[str, Any],
+    party: str | None = None,
+    intended_use: str | None = None,
+    limitations: list[str] | None = None,
+    evaluation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    release_id = str(uuid.uuid4())
+    keys = keystore.index()
+    return {
+        "release": {
+            "id": release_id,
+            "version": "1",
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rows": rows,
+        },
+        "accountable_party": party or keys.get("owner") or "unspecified (set with --party)",
+        "generator": {"name": generator, "version": __version__, "parameters": params},
+        "code": {"package": "synthgov", "version": __version__, "python": platform.python_version()},
+        "seed_commitment": seed_commitment(seed, keystore, release_id),
+        "source": source,
+        "synthetic_category": "fully synthetic",
+        "privacy": {"mechanism": "none", "epsilon": None, "delta": None},
+        "evaluation": evaluation,
+        "watermark": {
+            "embedded": False,
+            "scheme": None,
+            "key_id": None,
+            "note": "watermarking is not yet part of this release format",
+        },
+        "signing_key_id": keys["signing_key_id"],
+        "compute": cost,
+        "lineage": {"parents": [], "generation_depth": 0},
+        "use": {
+            "intended_use": intended_use or "analysis, testing and model development without access to the real rows",
+            "limitations": limitations
+            or [
+                "statistical fidelity is approximate: check the evaluation report before relying on rare patterns",
+                "not a substitute for the real data in decisions about the individuals it describes",
+            ],
+        },
+    }
+
+
+def source_fingerprint(path: Path | None, frame: Any, schema: Any, licence: str | None) -> dict[str, Any]:
+    if path is not None and Path(path).is_file():
+        digest = integrity.file_sha256(Path(path))
+        name = Path(path).name
+    else:
+        text = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        digest, name = hashlib.sha256(text).hexdigest(), None
+    return {
+        "name": name,
+        "sha256": digest,
+        "rows": len(frame) if frame is not None else None,
+        "columns": int(frame.shape[1]) if frame is not None else None,
+        "schema": schema.to_dict() if schema is not None else None,
+        "licence": licence or "unspecified",
+    }
+
+
+def energy_wh(cpu_seconds: float) -> float:
+    return round(cpu_seconds * WATTS_PER_CPU_CORE / 3600, 6)
+
+
+def datasheet(document: dict[str, Any]) -> str:
+    """A human-readable datasheet from the signed statement."""
+    p = document["statement"]["predicate"]
+    files = "\n".join(f"| {f['path']} | {f['rows']:,} | `{f['sha256'][:16]}…` |" for f in p["integrity"]["files"])
+    evaluation = p.get("evaluation") or {}
+    quality = "\n".join(f"- {k}: {v:.4f}" for k, v in evaluation.items() if isinstance(v, float)) or "- not evaluated"
+    src = p["source"]
+    return f"""# Datasheet: synthetic release {p["release"]["id"]}
+
+Synthetic data made by synthgov {p["code"]["version"]} with the `{p["generator"]["name"]}` generator on
+{p["release"]["created"]}; accountable party: {p["accountable_party"]}. Signed with key `{p["signing_key_id"]}`
+(verify: `synthgov verify <this folder>`).
+
+## Composition
+{p["release"]["rows"]:,} rows; {p["synthetic_category"]}. Every row was generated; none is a copy of a source row
+by construction (identifiers are fresh, personal data columns are replaced by fake values).
+
+| file | rows | sha256 |
+|---|---|---|
+{files}
+
+## Source data
+{src.get("name") or "an in-memory table"}: {src.get("rows")} rows x {src.get("columns")} columns, sha256
+`{src["sha256"]}`; licence: {src["licence"]}.
+
+## Process
+Generator parameters: `{json.dumps(p["generator"]["parameters"], sort_keys=True)}`; seed committed as
+`{p["seed_commitment"]}`; privacy mechanism: {p["privacy"]["mechanism"]}; generation depth
+{p["lineage"]["generation_depth"]}. Compute: {p["compute"]["cpu_seconds"]:.1f} CPU s,
+{p["compute"]["wall_seconds"]:.1f} s wall, peak memory {p["compute"]["peak_memory_mb"]:.0f} MB,
+about {p["compute"]["energy_wh"]:.4f} Wh.
+
+## Quality
+{quality}
+
+## Uses and limitations
+Intended use: {p["use"]["intended_use"]}.
+{chr(10).join("- " + item for item in p["use"]["limitations"])}
+"""
