@@ -43,7 +43,15 @@ def copy(release: Path, tmp_path: Path) -> Path:
 
 def test_release_folder_is_complete_and_valid(release: Path) -> None:
     names = {p.name for p in release.iterdir()}
-    assert {"synthetic.parquet", "synthetic.csv", "schema.yaml", "manifest.json", "datasheet.md"} <= names
+    assert {
+        "synthetic.parquet",
+        "synthetic.csv",
+        "schema.yaml",
+        "manifest.json",
+        "datasheet.md",
+        "provenance.prov.json",
+        "croissant.json",
+    } <= names
     code, text = verify(release)
     assert code == 0 and "VALID" in text
     doc = json.loads((release / "manifest.json").read_text())
@@ -171,3 +179,34 @@ def test_keys_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     exported = runner.invoke(app, ["keys", "export-public"])
     assert exported.output.startswith("-----BEGIN PUBLIC KEY-----")
     assert verify(tmp_path / "nowhere")[0] == 2
+
+
+def test_prov_json_round_trips_through_prov(release: Path) -> None:
+    from prov.model import ProvDocument
+
+    text = (release / "provenance.prov.json").read_text()
+    document = ProvDocument.deserialize(content=text, format="json")
+    again = ProvDocument.deserialize(content=document.serialize(format="json"), format="json")
+    assert document == again
+    kinds = {type(r).__name__ for r in document.get_records()}
+    assert {"ProvEntity", "ProvActivity", "ProvAgent", "ProvGeneration", "ProvUsage", "ProvDerivation"} <= kinds
+
+
+def test_croissant_validates_with_mlcroissant(release: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mlc = pytest.importorskip("mlcroissant")
+    monkeypatch.chdir(release)
+    dataset = mlc.Dataset(jsonld="croissant.json")
+    assert dataset.metadata.issues.report() == ""
+    record = next(iter(dataset.records("synthetic")))
+    assert set(record) == {f"synthetic/{c}" for c in pd.read_parquet(release / "synthetic.parquet").columns}
+    jsonld = json.loads((release / "croissant.json").read_text())
+    assert jsonld["synthgov:isSynthetic"] is True and jsonld["rai:dataCollectionType"] == "Synthetic data"
+
+
+def test_an_edited_export_is_found(release: Path, tmp_path: Path) -> None:
+    folder = copy(release, tmp_path)
+    jsonld = json.loads((folder / "croissant.json").read_text())
+    jsonld["synthgov:isSynthetic"] = False
+    (folder / "croissant.json").write_text(json.dumps(jsonld))
+    code, text = verify(folder)
+    assert code == 1 and "croissant.json: sha256 differs" in text

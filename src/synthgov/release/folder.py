@@ -51,4 +51,6 @@ def sign_release(folder: str | Path, data_files: list[Path], predicate: dict, ke
     folder = Path(folder)
     document = build_and_sign(folder, data_files=data_files, predicate=predicate, keystore=keystore)  # type: ignore[arg-type]
     (folder / DATASHEET).write_text(datasheet(document), encoding="utf-8")
-    return [folder / MANIFEST, folder / DATASHEET]
+    from synthgov.release.exports import CROISSANT_FILE, PROV_FILE
+
+    return [folder / MANIFEST, folder / DATASHEET, folder / PROV_FILE, folder / CROISSANT_FILE]

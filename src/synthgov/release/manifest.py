@@ -48,8 +48,12 @@ def build_and_sign(
     keystore: Keystore,
 ) -> dict[str, Any]:
     """Complete ``predicate`` with the integrity section, sign it, and write manifest.json."""
+    from synthgov.release.exports import write_exports
+
     entries = [integrity.data_entry(path) for path in data_files]
     predicate = {**predicate, "integrity": {"files": entries}}
+    exports = write_exports(folder, predicate, (predicate.get("source") or {}).get("schema"))
+    predicate["integrity"]["exports"] = [{"path": p.name, "sha256": integrity.file_sha256(p)} for p in exports]
     statement = {
         "_type": signing.STATEMENT_TYPE,
         "subject": [{"name": e["path"], "digest": {"sha256": e["sha256"]}} for e in entries],

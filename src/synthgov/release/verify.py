@@ -93,6 +93,14 @@ def verify_release(folder: str | Path, public_key: Path | None = None) -> Verifi
         result.problems.append("integrity: the manifest lists no data files")
     for entry in files:
         _check_file(folder, entry, result)
+    for entry in statement["predicate"].get("integrity", {}).get("exports", []):
+        path = folder / entry["path"]
+        if not path.is_file():
+            result.problems.append(f"{entry['path']}: missing")
+        elif integrity.file_sha256(path) != entry["sha256"]:
+            result.problems.append(f"{entry['path']}: sha256 differs (the export was edited)")
+        else:
+            result.checks.append(f"{entry['path']}: sha256 matches")
     subjects = {s.get("name"): s.get("digest", {}).get("sha256") for s in statement.get("subject", [])}
     for entry in files:
         if subjects.get(entry["path"]) != entry["sha256"]:
