@@ -12,24 +12,23 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
-@pytest.fixture(scope="session")
-def adult() -> pd.DataFrame:
-    path = SHARED / "adult" / "train.csv"
+def _adult(split: str) -> pd.DataFrame:
+    path = SHARED / "adult" / f"{split}.csv"
     if path.exists():
         return pd.read_csv(path)
     from synthgov import load_demo
 
-    return load_demo("adult", "train")
+    return load_demo("adult", split)
+
+
+@pytest.fixture(scope="session")
+def adult() -> pd.DataFrame:
+    return _adult("train")
 
 
 @pytest.fixture(scope="session")
 def adult_test() -> pd.DataFrame:
-    path = SHARED / "adult" / "test.csv"
-    if path.exists():
-        return pd.read_csv(path)
-    from synthgov import load_demo
-
-    return load_demo("adult", "test")
+    return _adult("test")
 
 
 @pytest.fixture(scope="session")

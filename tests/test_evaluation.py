@@ -173,3 +173,15 @@ def test_bad_input_is_a_clear_error(adult_small: pd.DataFrame) -> None:
         evaluate(adult_small, adult_small, target="nope")
     with pytest.raises(InputError, match="lacks income"):
         evaluate(adult_small, adult_small.drop(columns="income"))
+
+
+def test_collapse_flags_catch_shrunk_tails_spread_and_categories(adult_small: pd.DataFrame) -> None:
+    """A synthetic table with halved spread and a lost category is flagged FAIL; the real table is not."""
+    shrunk = adult_small.copy()
+    shrunk["age"] = (shrunk["age"] - shrunk["age"].mean()) * 0.5 + shrunk["age"].mean()
+    shrunk.loc[shrunk["race"] == "Black", "race"] = "White"
+    flags = evaluate(adult_small, shrunk, quick=True).get("edge_cases.collapse_flags")
+    found = {(f["column"], f["indicator"], f["level"]) for f in flags}
+    assert ("age", "std_ratio", "FAIL") in found and ("age", "tail_mass_ratio", "FAIL") in found
+    assert ("race", "categories_lost", "FAIL") in found
+    assert evaluate(adult_small, adult_small, quick=True).get("edge_cases.collapse_flags") == []

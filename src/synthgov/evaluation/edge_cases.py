@@ -93,21 +93,21 @@ def collapse_flags(result: dict[str, Any]) -> list[dict[str, Any]]:
     def add(column: str, indicator: str, value: float, level: str) -> None:
         flags.append({"column": column, "indicator": indicator, "value": round(value, 4), "level": level})
 
-    for col, v in result["tail_mass_ratio"].items():
-        if v < TAIL_RATIO[1]:
-            add(col, "tail_mass_ratio", v, "FAIL")
-        elif v < TAIL_RATIO[0]:
-            add(col, "tail_mass_ratio", v, "WARN")
-    for col, v in result["std_ratio"].items():
-        if not STD_RATIO[1][0] <= v <= STD_RATIO[1][1]:
-            add(col, "std_ratio", v, "FAIL")
-        elif not STD_RATIO[0][0] <= v <= STD_RATIO[0][1]:
-            add(col, "std_ratio", v, "WARN")
-    for col, v in result["range_coverage"].items():
-        if v < RANGE_COVERAGE[1]:
-            add(col, "range_coverage", v, "FAIL")
-        elif v < RANGE_COVERAGE[0]:
-            add(col, "range_coverage", v, "WARN")
+    # indicator -> (inside the WARN band?, inside the FAIL band?) for a value
+    checks = {
+        "tail_mass_ratio": (lambda v: v >= TAIL_RATIO[0], lambda v: v >= TAIL_RATIO[1]),
+        "std_ratio": (
+            lambda v: STD_RATIO[0][0] <= v <= STD_RATIO[0][1],
+            lambda v: STD_RATIO[1][0] <= v <= STD_RATIO[1][1],
+        ),
+        "range_coverage": (lambda v: v >= RANGE_COVERAGE[0], lambda v: v >= RANGE_COVERAGE[1]),
+    }
+    for indicator, (ok, tolerable) in checks.items():
+        for col, v in result[indicator].items():
+            if not tolerable(v):
+                add(col, indicator, v, "FAIL")
+            elif not ok(v):
+                add(col, indicator, v, "WARN")
     for col, values in result["categories_lost"].items():
         add(col, "categories_lost", float(len(values)), "FAIL")
     return flags
