@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import resource
 import time
 from pathlib import Path
@@ -72,7 +73,7 @@ def generate(
         release.files += _sign(
             release, model, source, table, name, party, source_licence, evaluation, cpu_started, wall_started
         )
-    release.model = model  # type: ignore[attr-defined]
+    release.model = model
     return release
 
 
@@ -105,7 +106,7 @@ def _sign(
         source_info = {
             "name": path.name if path else None,
             "kind": "rules spec, no real data",
-            "sha256": __import__("hashlib").sha256(Path(source).read_bytes()).hexdigest() if path else None,
+            "sha256": hashlib.sha256(Path(source).read_bytes()).hexdigest() if path else None,
             "licence": licence or "unspecified",
         }
     else:

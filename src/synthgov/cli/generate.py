@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from synthgov.release.folder import Release
 
 from synthgov.cli.ui import err, fail, out, parse_conditions, progress_bars, user_errors
 
@@ -57,23 +61,23 @@ def generate_command(
             source_licence=source_licence,
         )
         if save_model:
-            release.files.append(release.model.save(out_dir / "model.synthgov"))  # type: ignore[attr-defined]
+            release.files.append(release.model.save(out_dir / "model.synthgov"))
     _report(release)
 
 
-def _report(release: object) -> None:
+def _report(release: Release) -> None:
     from rich.table import Table
 
-    data = release.data  # type: ignore[attr-defined]
+    data = release.data
     out.print(
         f"[bold green]done[/]: {len(data):,} synthetic rows x {data.shape[1]} columns with "
-        f"[bold]{release.generator}[/] (seed {release.seed}) in "  # type: ignore[attr-defined]
-        f"{release.fit_seconds:.1f} s fit + {release.sample_seconds:.1f} s sample"  # type: ignore[attr-defined]
+        f"[bold]{release.generator}[/] (seed {release.seed}) in "
+        f"{release.fit_seconds:.1f} s fit + {release.sample_seconds:.1f} s sample"
     )
-    view = Table(title=f"release folder {release.folder.resolve()}")  # type: ignore[attr-defined]
+    view = Table(title=f"release folder {release.folder.resolve()}")
     view.add_column("file")
     view.add_column("size", justify="right")
-    for path in release.files:  # type: ignore[attr-defined]
+    for path in release.files:
         view.add_row(str(path), f"{path.stat().st_size / 1024:,.0f} KiB")
     out.print(view)
 

@@ -3,6 +3,7 @@ Responsible-AI (RAI) vocabulary and a ``synthgov:`` extension for synthetic-data
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ def prov_json(predicate: dict[str, Any]) -> str:
         f"synthgov:software-synthgov-{predicate['code']['version']}", {"prov:type": "prov:SoftwareAgent"}
     )
     party = doc.agent(
-        f"synthgov:party-{abs(hash(predicate['accountable_party'])) % 10**12}",
+        "synthgov:party-" + hashlib.sha256(predicate["accountable_party"].encode()).hexdigest()[:16],
         {"prov:type": "prov:Organization", "prov:label": predicate["accountable_party"]},
     )
     doc.wasGeneratedBy(release, activity)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -23,6 +24,7 @@ class Release:
     fit_seconds: float = 0.0
     sample_seconds: float = 0.0
     manifest: dict | None = None
+    model: Any = None
 
 
 def write_release(
