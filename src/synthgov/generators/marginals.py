@@ -198,8 +198,17 @@ class CategoricalMarginal:
 
     def encode(self, series: pd.Series) -> np.ndarray:
         """Category codes of ``series``; values never seen map to -1."""
-        table = self.lookup()
-        return np.fromiter((table.get(_key(v), -1) for v in _plain_values(series)), dtype=np.int64, count=len(series))
+        values = _plain_values(series)
+        keys = [*self.categories, *(self.pool or [])]
+        if not any(isinstance(v, bool) for v in keys) and not values.map(type).eq(bool).any():
+            index = pd.Index(keys, dtype=object)
+            codes = index.get_indexer(values.to_numpy(dtype=object))
+            if self.pool is not None:
+                pooled = self.categories.index(_POOLED)
+                codes = np.where(codes >= len(self.categories), pooled, codes)
+            return codes.astype(np.int64)
+        table = self.lookup()  # booleans next to 0/1: keep True and 1 apart
+        return np.fromiter((table.get(_key(v), -1) for v in values), dtype=np.int64, count=len(series))
 
     def code_of(self, value: Any) -> int:
         return self.lookup().get(_key(_json_safe(value)), -1)
