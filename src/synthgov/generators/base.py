@@ -217,7 +217,7 @@ class TabularSynthesizer(Synthesizer):
         for name, rule in self.derived_.items():
             values = rule.apply(frame[rule.source])
             if schema[name].kind == "numeric":
-                values = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+                values = pd.to_numeric(pd.Series(values, dtype=object)).to_numpy(dtype=np.float64, na_value=np.nan)
             frame[name] = TableTransformer.restore(schema[name], values)
             if cond is not None and name in cond.columns:
                 frame[name] = _restore_like(cond[name], frame[name])

@@ -225,8 +225,9 @@ def _discretise(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bins of about equal frequency on the uniform scale that never split a value (an atom is one bin);
     missing values get their own first bin. Returns (codes, edges on the uniform scale)."""
-    lo, hi = marginal.cdf_interval(t.numbers(series, t.schema[name]))
-    missing = ~np.isfinite(t.numbers(series, t.schema[name]))
+    numbers = t.numbers(series, t.schema[name])
+    lo, hi = marginal.cdf_interval(numbers)
+    missing = ~np.isfinite(numbers)
     p = marginal.p_missing
     inner_mid = ((lo + hi) / 2 - p) / max(1 - p, 1e-300)
     raw = np.where(missing, -1, np.minimum((inner_mid * bins).astype(np.int64), bins - 1))

@@ -30,10 +30,16 @@ class Derived:
     values: list[Any]
 
     def apply(self, source_values: pd.Series) -> np.ndarray:
-        table = {_k(k): v for k, v in zip(self.keys, self.values, strict=True)}
-        out = np.empty(len(source_values), dtype=object)
-        out[:] = [table.get(_k(_plain(v))) for v in source_values]
-        return out
+        """The target value of each source value (None where the source value was never seen)."""
+        values = source_values.astype(object).where(source_values.notna(), None).to_numpy()
+        targets = np.empty(len(self.values) + 1, dtype=object)
+        targets[:-1] = self.values  # the last slot answers unknown sources with None
+        if any(isinstance(k, bool) for k in self.keys) or any(isinstance(v, bool) for v in values):
+            table = {_k(k): i for i, k in enumerate(self.keys)}  # keep True and 1 apart
+            codes = np.fromiter((table.get(_k(_plain(v)), -1) for v in values), dtype=np.int64, count=len(values))
+        else:
+            codes = pd.Index(self.keys, dtype=object).get_indexer(values)
+        return targets[codes]
 
     def sources_for(self, value: Any) -> list[Any]:
         return [k for k, v in zip(self.keys, self.values, strict=True) if _k(v) == _k(_plain(value))]
