@@ -259,8 +259,16 @@ class TabularSynthesizer(Synthesizer):
     def _sample_conditioned(self, n: int, rng: np.random.Generator, cond: pd.DataFrame, orders: Any) -> pd.DataFrame:
         transformer = self.transformer_
         intervals = transformer.condition_intervals(cond, orders)
-        modelled = [c for c in cond.columns if c in intervals]
-        modelled = [c for c in modelled if c not in self.derived_]
+        modelled = [c for c in cond.columns if c in intervals and c not in self.derived_]
+        uniforms = self._sample_uniforms_rows(n, rng, {c: intervals[c] for c in modelled})
+        return transformer.decode(uniforms, n, rng, orders, conditions=cond)
+
+    def _sample_uniforms_rows(
+        self, n: int, rng: np.random.Generator, intervals: dict[str, tuple[np.ndarray, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """Like :meth:`_sample_uniforms` with one interval per row and conditioned column; by default one call
+        per distinct combination of intervals (a generator that conditions row by row overrides this)."""
+        modelled = list(intervals)
         uniforms: dict[str, np.ndarray] = {name: np.empty(n) for name in self.model_columns_}
         if modelled:
             keys = pd.DataFrame(
@@ -275,7 +283,7 @@ class TabularSynthesizer(Synthesizer):
             part = self._sample_uniforms(len(rows), rng, fixed)
             for name, values in part.items():
                 uniforms[name][rows] = values
-        return transformer.decode(uniforms, n, rng, orders, conditions=cond)
+        return uniforms
 
     # -- persistence ------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:

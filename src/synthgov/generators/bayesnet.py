@@ -24,6 +24,7 @@ import pandas as pd
 from synthgov import progress
 from synthgov.errors import InputError
 from synthgov.generators.base import Intervals, TabularSynthesizer
+from synthgov.generators.discretise import numeric_tokens
 from synthgov.generators.marginals import CategoricalMarginal
 from synthgov.generators.transformer import category_intervals, codes_from_uniform
 
@@ -70,7 +71,6 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
             raise InputError(f"bins must be an integer >= 2, got {self.bins!r}")
         t = self.transformer_
         cols = self.model_columns_
-        uniforms = t.to_uniforms(frame, rng, columns=cols)
         codes: dict[str, np.ndarray] = {}
         self.edges_: dict[str, np.ndarray] = {}
         with progress.step("encode: discretise columns"):
@@ -79,9 +79,7 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
                 if isinstance(marginal, CategoricalMarginal):
                     codes[name] = marginal.encode(frame[name])
                 else:
-                    codes[name], self.edges_[name] = _discretise(
-                        uniforms[name], marginal, frame[name], t, name, self.bins
-                    )
+                    codes[name], self.edges_[name] = numeric_tokens(frame[name], t, name, self.bins)
         self.sizes_ = {
             name: int(self.edges_[name].size - 1) if name in self.edges_ else t.marginals[name].size for name in cols
         }
@@ -218,21 +216,3 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
         self.tables_ = [np.asarray(tab, dtype=np.float64) for tab in state["tables"]]
         self.edges_ = {k: np.asarray(v, dtype=np.float64) for k, v in state["edges"].items()}
         self.sizes_ = {k: int(v) for k, v in state["sizes"].items()}
-
-
-def _discretise(
-    u: np.ndarray, marginal: Any, series: pd.Series, t: Any, name: str, bins: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bins of about equal frequency on the uniform scale that never split a value (an atom is one bin);
-    missing values get their own first bin. Returns (codes, edges on the uniform scale)."""
-    numbers = t.numbers(series, t.schema[name])
-    lo, hi = marginal.cdf_interval(numbers)
-    missing = ~np.isfinite(numbers)
-    p = marginal.p_missing
-    inner_mid = ((lo + hi) / 2 - p) / max(1 - p, 1e-300)
-    raw = np.where(missing, -1, np.minimum((inner_mid * bins).astype(np.int64), bins - 1))
-    labels, codes = np.unique(raw, return_inverse=True)
-    starts = np.array([lo[raw == label].min() if label >= 0 else 0.0 for label in labels])
-    starts[0] = 0.0
-    edges = np.append(starts, 1.0)
-    return codes.astype(np.int64), edges

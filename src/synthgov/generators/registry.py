@@ -19,12 +19,18 @@ _ENTRIES: dict[str, tuple[str, str]] = {
         "synthgov.generators.bayesnet:BayesianNetworkSynthesizer",
         "PrivBayes-style Bayesian network (degree k)",
     ),
+    "autoregressive": (
+        "synthgov.generators.neural.autoregressive:AutoregressiveSynthesizer",
+        "any-order autoregressive network over column tokens (the flagship)",
+    ),
+    "ctgan": ("synthgov.generators.neural.ctgan:CTGANSynthesizer", "conditional GAN (CTGAN, Xu et al. 2019)"),
+    "tvae": ("synthgov.generators.neural.tvae:TVAESynthesizer", "variational autoencoder (TVAE, Xu et al. 2019)"),
     "rules": (
         "synthgov.generators.rules.synthesizer:RulesSynthesizer",
         "fully synthetic data from a YAML spec, no real data",
     ),
 }
-DEFAULT_GENERATOR = "copula"
+DEFAULT_GENERATOR = "autoregressive"
 
 
 def register(name: str, target: str | type, summary: str = "") -> None:

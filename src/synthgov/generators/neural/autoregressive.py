@@ -1,0 +1,251 @@
+"""The flagship: an any-order autoregressive network over column tokens (the default generator).
+
+Design (compared with mostlyai-engine's TabularARGN in docs/generators.md): every column is a token
+(:mod:`.encoding`); one residual MLP reads the tokens of the columns already known (a learned "unknown"
+embedding stands for the others) and predicts a categorical distribution for every unknown column. Training
+draws, for each row, a column order and a cut: columns before the cut are known, the loss is the cross-entropy
+of the others (order-agnostic training, Uria et al. 2014). Half the rows use the canonical column order, the
+order of unconditional sampling, so the model is best where it is used most; the other half use random orders,
+so that any subset of columns can be fixed: conditional sampling, imputation and rebalancing are exact and
+native (the fixed tokens are simply known from the start), never by rejection.
+
+Sampling runs one forward pass per column; a number is drawn inside its token's interval through the
+column's exact marginal.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from synthgov.generators.neural.base import NeuralSynthesizer
+from synthgov.generators.neural.torch_utils import sample_categorical, torch_generator
+from synthgov.generators.neural.training import TrainingReport, train
+
+if TYPE_CHECKING:
+    import torch
+
+_SAMPLE_CHUNK = 65_536
+
+
+def _network(
+    sizes: list[int], priors: list[np.ndarray], embedding_dim: int, hidden: int, dropout: float
+) -> torch.nn.Module:
+    import torch
+    from torch import nn
+
+    class ColumnRegressors(nn.Module):
+        """One small regressor per column over the embeddings of the columns known before it.
+
+        ``known`` (B, D, D): ``known[b, j, k]`` says whether column k is known when column j is predicted in row
+        b. The D regressors run as one batched product (weights stacked per column), so a row yields all D
+        conditionals of its column order in one pass."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            d = len(sizes)
+            slots = torch.tensor(sizes)
+            self.register_buffer("offsets", torch.cumsum(slots, 0) - slots, persistent=False)
+            self.embed = nn.Embedding(int(slots.sum()), embedding_dim)
+            self.w1 = nn.Parameter(torch.empty(d, d * embedding_dim, hidden))
+            self.b1 = nn.Parameter(torch.zeros(d, hidden))
+            nn.init.uniform_(self.w1, -((d * embedding_dim) ** -0.5), (d * embedding_dim) ** -0.5)
+            self.w2 = nn.Parameter(torch.empty(d, hidden, hidden))
+            self.b2 = nn.Parameter(torch.zeros(d, hidden))
+            nn.init.uniform_(self.w2, -(hidden**-0.5), hidden**-0.5)
+            self.heads = nn.ModuleList(nn.Linear(hidden, s) for s in sizes)
+            with torch.no_grad():  # start from the marginals (as TabularARGN does)
+                for head, prior in zip(self.heads, priors, strict=True):
+                    head.bias.copy_(torch.as_tensor(np.log(np.maximum(prior, 1e-6)), dtype=torch.float32))
+            self.drop = nn.Dropout(dropout)
+
+        def embeddings(self, tokens: torch.Tensor) -> torch.Tensor:
+            return self.embed(tokens + self.offsets)  # (B, D, e)
+
+        def hidden_state(self, emb: torch.Tensor, known: torch.Tensor, j: int | None = None) -> torch.Tensor:
+            """Hidden states of every regressor (``j`` None: known is (B, D, D)) or of regressor j (known (B, D))."""
+            if j is None:
+                x = self.drop((emb.unsqueeze(1) * known.unsqueeze(-1)).flatten(2))  # (B, D, D*e)
+                h = torch.relu(torch.einsum("bjk,jkh->bjh", x, self.w1) + self.b1)
+                return h + torch.relu(torch.einsum("bjk,jkh->bjh", h, self.w2) + self.b2)
+            x = (emb * known.unsqueeze(-1)).flatten(1)
+            h = torch.relu(x @ self.w1[j] + self.b1[j])
+            return h + torch.relu(h @ self.w2[j] + self.b2[j])
+
+        def column_logits(self, tokens: torch.Tensor, known: torch.Tensor, j: int) -> torch.Tensor:
+            return self.heads[j](self.hidden_state(self.embeddings(tokens), known, j))
+
+    return ColumnRegressors()
+
+
+class AutoregressiveSynthesizer(NeuralSynthesizer):
+    """Any-order autoregressive network over column tokens (the default generator).
+
+    Parameters
+    ----------
+    seed:
+        Seed of every random step (``None``: fresh entropy, recorded in ``seed_``).
+    epochs:
+        Upper bound on passes over the training rows (early stopping usually ends sooner).
+    batch_size:
+        Rows per optimisation step.
+    max_seconds:
+        Time budget for training (``None``: no budget); the best weights so far are kept.
+    patience:
+        Epochs without a better validation loss before training stops (``None``: no early stopping).
+    validation:
+        Share of rows held out for the validation loss.
+    bins:
+        Tokens per numeric column (a column with at most this many distinct values keeps them all).
+    embedding_dim, hidden, dropout, learning_rate:
+        Network size and optimiser step.
+    fixed_order_share:
+        Share of training rows that use the canonical column order (the rest use random orders).
+    device:
+        ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"``...
+    """
+
+    name = "autoregressive"
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        epochs: int = 100,
+        batch_size: int = 512,
+        max_seconds: float | None = None,
+        patience: int | None = 4,
+        validation: float = 0.1,
+        bins: int = 100,
+        embedding_dim: int = 16,
+        hidden: int = 64,
+        dropout: float = 0.1,
+        learning_rate: float = 2e-3,
+        fixed_order_share: float = 0.5,
+        device: str = "auto",
+    ) -> None:
+        super().__init__(
+            seed=seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            max_seconds=max_seconds,
+            patience=patience,
+            validation=validation,
+            bins=bins,
+            device=device,
+        )
+        self.embedding_dim = embedding_dim
+        self.hidden = hidden
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.fixed_order_share = fixed_order_share
+
+    def _learn_statistics(self, tokens: np.ndarray, uniforms: dict[str, np.ndarray]) -> None:
+        self.priors_ = [
+            np.bincount(tokens[:, j], minlength=s) / len(tokens) for j, s in enumerate(self.encoding_.sizes)
+        ]
+
+    def _build_network(self) -> torch.nn.Module:
+        return _network(self.encoding_.sizes, self.priors_, self.embedding_dim, self.hidden, self.dropout)
+
+    # -- training ---------------------------------------------------------------------------------
+    def _known_mask(self, b: int, d: int, gen: torch.Generator) -> torch.Tensor:
+        """Per row a column order (the canonical one for a share of rows, else random): ``known[b, j, k]`` is
+        True when column k comes before column j."""
+        import torch
+
+        device = self.device_
+        ranks = torch.rand(b, d, generator=gen, device=device).argsort(1).argsort(1)
+        canonical = torch.rand(b, 1, generator=gen, device=device) < self.fixed_order_share
+        ranks = torch.where(canonical, torch.arange(d, device=device).expand(b, d), ranks)
+        return ranks.unsqueeze(1) < ranks.unsqueeze(2)
+
+    def _loss(self, x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        from torch.nn import functional
+
+        net = self.network_
+        h = net.hidden_state(net.embeddings(x), known)
+        loss = sum(
+            functional.cross_entropy(head(h[:, j]), x[:, j], reduction="mean") for j, head in enumerate(net.heads)
+        )
+        return loss / x.shape[1]  # mean negative log-likelihood per column
+
+    def _train(self, tokens: np.ndarray, uniforms: dict[str, np.ndarray], rng: np.random.Generator) -> TrainingReport:
+        import torch
+
+        device = self.device_
+        train_rows, val_rows = self.split_rows(len(tokens), rng)
+        x_train = torch.as_tensor(tokens[train_rows], device=device)
+        x_val = torch.as_tensor(tokens[val_rows], device=device)
+        gen = torch_generator(rng, device)
+        val_known = self._known_mask(len(val_rows), tokens.shape[1], gen) if len(val_rows) else None
+        optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.learning_rate, weight_decay=1e-5)
+
+        def train_batch(rows: torch.Tensor) -> float:
+            x = x_train[rows.to(device)]
+            loss = self._loss(x, self._known_mask(x.shape[0], x.shape[1], gen))
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            return float(loss.detach())
+
+        def validate() -> float | None:
+            if val_known is None:
+                return None
+            return float(
+                sum(
+                    self._loss(x_val[i : i + 8192], val_known[i : i + 8192]) * len(x_val[i : i + 8192])
+                    for i in range(0, len(x_val), 8192)
+                )
+                / len(x_val)
+            )
+
+        return train(
+            module=self.network_,
+            train_batch=train_batch,
+            validate=validate,
+            n_rows=len(train_rows),
+            batch_size=self.batch_rows(len(train_rows)),
+            epochs=self.epochs,
+            max_seconds=self.max_seconds,
+            patience=self.patience,
+            generator=torch.Generator().manual_seed(int(rng.integers(2**62))),
+            description=f"autoregressive network ({len(train_rows):,} rows)",
+        )
+
+    # -- sampling ---------------------------------------------------------------------------------
+    def _sample_uniforms_rows(
+        self, n: int, rng: np.random.Generator, intervals: dict[str, tuple[np.ndarray, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        given = self._given_tokens(n, intervals)
+        tokens = self._complete(np.maximum(given, 0), given >= 0, rng)
+        return self._pin(self.encoding_.uniforms_from_tokens(tokens, rng), intervals, rng)
+
+    def _complete(self, tokens: np.ndarray, known: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Draw every unknown token, column by column in the canonical order, given the known ones."""
+        import torch
+
+        net, device = self.network_, self.device_
+        net.eval()
+        for j in range(tokens.shape[1]):
+            rows = np.flatnonzero(~known[:, j])
+            if rows.size == 0:
+                continue
+            probs = np.empty((rows.size, self.encoding_.sizes[j]))
+            with torch.no_grad():
+                for start in range(0, rows.size, _SAMPLE_CHUNK):
+                    part = rows[start : start + _SAMPLE_CHUNK]
+                    x = torch.as_tensor(tokens[part], device=device)
+                    k = torch.as_tensor(known[part], device=device)
+                    logits = net.column_logits(x, k, j)
+                    probs[start : start + part.size] = torch.softmax(logits.double(), 1).cpu().numpy()
+            tokens[rows, j] = sample_categorical(probs, rng)
+            known[:, j] = True
+        return tokens
+
+    def _architecture_state(self) -> dict[str, Any]:
+        return {"priors": self.priors_}
+
+    def _set_architecture_state(self, state: dict[str, Any]) -> None:
+        self.priors_ = [np.asarray(p, dtype=np.float64) for p in state["priors"]]

@@ -1,0 +1,160 @@
+"""What every neural generator shares: parameters (epochs, batch size, time budget, early stopping, device),
+the encode -> train steps of ``fit``, seeded PyTorch, and saving the network as safetensors next to the JSON
+state. A subclass builds its network (``_build_network``), trains it (``_train``) and samples
+(``_sample_uniforms``)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from synthgov import progress
+from synthgov.errors import InputError, ModelFileError
+from synthgov.generators.base import Intervals, TabularSynthesizer
+from synthgov.generators.neural.encoding import ColumnEncoding
+from synthgov.generators.neural.torch_utils import load_weights, resolve_device, torch_seed, weights_to_bytes
+from synthgov.generators.neural.training import TrainingReport
+
+if TYPE_CHECKING:
+    import torch
+
+WEIGHTS_FILE = "weights.safetensors"
+
+
+class NeuralSynthesizer(TabularSynthesizer):
+    """Base of the neural generators; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        epochs: int = 100,
+        batch_size: int = 500,
+        max_seconds: float | None = None,
+        patience: int | None = 10,
+        validation: float = 0.1,
+        bins: int = 100,
+        device: str = "auto",
+    ) -> None:
+        super().__init__(seed=seed)
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.max_seconds = max_seconds
+        self.patience = patience
+        self.validation = validation
+        self.bins = bins
+        self.device = device
+
+    # -- subclass hooks ----------------------------------------------------------------------------
+    @abstractmethod
+    def _build_network(self) -> torch.nn.Module:
+        """The network, from parameters and ``encoding_`` (called at fit and at load)."""
+
+    @abstractmethod
+    def _train(self, tokens: np.ndarray, uniforms: dict[str, np.ndarray], rng: np.random.Generator) -> TrainingReport:
+        """Train ``network_`` on the encoded table; return the report."""
+
+    def _learn_statistics(self, tokens: np.ndarray, uniforms: dict[str, np.ndarray]) -> None:
+        """Data statistics the network is built from (before ``_build_network``)."""
+        return None
+
+    def _architecture_state(self) -> dict[str, Any]:
+        """Learned values besides the weights that the network needs (e.g. data statistics)."""
+        return {}
+
+    def _set_architecture_state(self, state: dict[str, Any]) -> None:
+        return None
+
+    # -- fit ----------------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        def positive_int(name: str) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+
+        for name in ("epochs", "batch_size", "bins"):
+            positive_int(name)
+        if self.patience is not None:
+            positive_int("patience")
+        if self.max_seconds is not None and not (isinstance(self.max_seconds, (int, float)) and self.max_seconds > 0):
+            raise InputError(f"max_seconds must be a positive number of seconds, got {self.max_seconds!r}")
+        if not (isinstance(self.validation, (int, float)) and 0 <= self.validation < 0.5):
+            raise InputError(f"validation must be a fraction in [0, 0.5), got {self.validation!r}")
+        if self.bins < 2:
+            raise InputError(f"bins must be at least 2, got {self.bins!r}")
+
+    def _fit_model(self, frame: pd.DataFrame, rng: np.random.Generator) -> None:
+        import torch
+
+        self._check_params()
+        self.device_ = resolve_device(self.device)
+        with progress.step("encode: tokens and normal scores"):
+            uniforms = self.transformer_.to_uniforms(frame, rng, columns=self.model_columns_)
+            bins = min(self.bins, max(8, round(len(frame) ** 0.5)))  # small tables: coarser bins, less overfitting
+            self.encoding_, tokens = ColumnEncoding.fit(frame, self.transformer_, self.model_columns_, bins)
+            self._learn_statistics(tokens, uniforms)
+        with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
+            torch.manual_seed(torch_seed(rng))
+            self.network_ = self._build_network().to(self.device_)
+            self.training_ = self._train(tokens, uniforms, rng)
+
+    def split_rows(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Training and validation row indices (no validation rows when ``validation`` is 0 or n is tiny)."""
+        n_val = round(n * self.validation) if self.patience is not None else 0
+        n_val = n_val if n_val >= 10 and n - n_val >= 10 else 0
+        order = rng.permutation(n)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def batch_rows(self, n_train: int) -> int:
+        """Rows per step: ``batch_size``, made smaller on small tables so an epoch has at least 10 steps."""
+        return max(1, min(self.batch_size, max(16, n_train // 10), n_train))
+
+    # -- sampling helpers ---------------------------------------------------------------------------
+    def _sample_uniforms(self, n: int, rng: np.random.Generator, fixed: Intervals) -> dict[str, np.ndarray]:
+        intervals = {c: (np.full(n, lo), np.full(n, hi)) for c, (lo, hi) in fixed.items()}
+        return self._sample_uniforms_rows(n, rng, intervals)
+
+    def _given_tokens(self, n: int, intervals: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """(n, columns) tokens of the conditioned columns, -1 where a column is free."""
+        enc = self.encoding_
+        given = np.full((n, len(enc.columns)), -1, dtype=np.int64)
+        for name, (lo, hi) in intervals.items():
+            j = enc.columns.index(name)
+            given[:, j] = enc.token_of_interval(j, lo, hi)
+        return given
+
+    @staticmethod
+    def _pin(
+        uniforms: dict[str, np.ndarray], intervals: dict[str, tuple[np.ndarray, np.ndarray]], rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        """Conditioned columns take their requested values exactly (a draw inside each row's interval)."""
+        for name, (lo, hi) in intervals.items():
+            uniforms[name] = lo + rng.random(lo.size) * (hi - lo)
+        return uniforms
+
+    # -- persistence --------------------------------------------------------------------------------
+    def _model_state(self) -> dict[str, Any]:
+        return {
+            "encoding": self.encoding_.to_state(),
+            "training": self.training_.to_state(),
+            "architecture": self._architecture_state(),
+        }
+
+    def _set_model_state(self, state: dict[str, Any]) -> None:
+        self.encoding_ = ColumnEncoding.from_state(state["encoding"])
+        self.training_ = TrainingReport(**state["training"])
+        self._set_architecture_state(state["architecture"])
+
+    def _extra_files(self) -> dict[str, bytes]:
+        return {WEIGHTS_FILE: weights_to_bytes(self.network_)}
+
+    def _load_extra_files(self, files: dict[str, bytes]) -> None:
+        if WEIGHTS_FILE not in files:
+            raise ModelFileError(f"the model file has no {WEIGHTS_FILE}")
+        self.device_ = resolve_device(self.device)
+        network = self._build_network()
+        load_weights(network, files[WEIGHTS_FILE])
+        self.network_ = network.to(self.device_).eval()

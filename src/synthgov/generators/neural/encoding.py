@@ -1,0 +1,118 @@
+"""The shared data transformer of the neural generators.
+
+Every modelled column is already a marginal on the uniform scale (:mod:`synthgov.generators.marginals`:
+missing values, datetimes, categories and numbers alike). From there a neural model sees either
+
+* **tokens** (all columns): categories by code, numbers by value (at most ``bins`` distinct values) or by
+  equal-frequency bins that keep point masses whole, missing values as a token of their own
+  (:mod:`synthgov.generators.discretise`); the autoregressive model and the diffusion model's categorical part
+  use them; or
+* **normal scores** ``z = Phi^-1(u)`` of the randomised probability integral transform for numeric columns (a
+  quantile transform, as in TabDDPM; a point mass becomes an interval of ``z`` that decodes back to the atom,
+  a missing value the lowest interval) plus category codes for categorical columns.
+
+Both are two dense arrays: ``(rows, columns)`` integers and ``(rows, numeric columns)`` floats, so memory grows
+with rows and with categories but never with their product (one-hot vectors are built per batch).
+Decoding goes back to the uniform scale; the table transformer does the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from synthgov.generators.discretise import category_edges, numeric_tokens, token_of, uniform_in_token
+from synthgov.generators.marginals import CategoricalMarginal
+from synthgov.generators.transformer import TableTransformer
+
+_EPS = 1e-6
+Z_LIMIT = float(special.ndtri(1 - _EPS))
+
+
+@dataclass
+class ColumnEncoding:
+    columns: list[str]
+    categorical: np.ndarray  # bool per column
+    edges: list[np.ndarray]  # token intervals on the uniform scale, per column
+
+    @classmethod
+    def fit(
+        cls, frame: pd.DataFrame, transformer: TableTransformer, columns: list[str], bins: int
+    ) -> tuple[ColumnEncoding, np.ndarray]:
+        """The encoding and the ``(rows, columns)`` token matrix of ``frame``."""
+        tokens = np.empty((len(frame), len(columns)), dtype=np.int64)
+        edges, categorical = [], []
+        for j, name in enumerate(columns):
+            marginal = transformer.marginals[name]
+            if isinstance(marginal, CategoricalMarginal):
+                tokens[:, j] = marginal.encode(frame[name])
+                edges.append(category_edges(marginal))
+                categorical.append(True)
+            else:
+                tokens[:, j], col_edges = numeric_tokens(frame[name], transformer, name, bins, exact=True)
+                edges.append(col_edges)
+                categorical.append(False)
+        return cls(columns=list(columns), categorical=np.array(categorical, dtype=bool), edges=edges), tokens
+
+    # -- shape ------------------------------------------------------------------------------------
+    @property
+    def sizes(self) -> list[int]:
+        return [int(e.size - 1) for e in self.edges]
+
+    @property
+    def numeric_index(self) -> np.ndarray:
+        return np.flatnonzero(~self.categorical)
+
+    @property
+    def categorical_index(self) -> np.ndarray:
+        return np.flatnonzero(self.categorical)
+
+    # -- tokens <-> uniforms -----------------------------------------------------------------------
+    def tokens_of(self, uniforms: dict[str, np.ndarray]) -> np.ndarray:
+        n = len(next(iter(uniforms.values())))
+        out = np.empty((n, len(self.columns)), dtype=np.int64)
+        for j, name in enumerate(self.columns):
+            out[:, j] = token_of(self.edges[j], uniforms[name])
+        return out
+
+    def token_of_interval(self, j: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        return token_of(self.edges[j], (np.asarray(lo) + np.asarray(hi)) / 2)
+
+    def uniforms_from_tokens(self, tokens: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {name: uniform_in_token(self.edges[j], tokens[:, j], rng) for j, name in enumerate(self.columns)}
+
+    # -- normal scores (continuous models) -------------------------------------------------------
+    @staticmethod
+    def normal_scores(u: np.ndarray) -> np.ndarray:
+        return special.ndtri(np.clip(u, _EPS, 1 - _EPS)).astype(np.float32)
+
+    def mixed(self, uniforms: dict[str, np.ndarray], tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(normal scores of the numeric columns, codes of the categorical columns)."""
+        numeric = [self.columns[j] for j in self.numeric_index]
+        z = np.stack([self.normal_scores(uniforms[c]) for c in numeric], axis=1) if numeric else None
+        z = np.zeros((tokens.shape[0], 0), dtype=np.float32) if z is None else z
+        return z, tokens[:, self.categorical_index]
+
+    def uniforms_from_mixed(self, z: np.ndarray, codes: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for k, j in enumerate(self.numeric_index):
+            out[self.columns[j]] = special.ndtr(np.asarray(z[:, k], dtype=np.float64))
+        for k, j in enumerate(self.categorical_index):
+            out[self.columns[j]] = uniform_in_token(self.edges[j], codes[:, k], rng)
+        return out
+
+    # -- state ------------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {"columns": self.columns, "categorical": self.categorical, "edges": self.edges}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ColumnEncoding:
+        return cls(
+            columns=list(state["columns"]),
+            categorical=np.asarray(state["categorical"], dtype=bool),
+            edges=[np.asarray(e, dtype=np.float64) for e in state["edges"]],
+        )

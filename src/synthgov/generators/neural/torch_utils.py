@@ -1,0 +1,68 @@
+"""PyTorch helpers: device auto-selection, seeded generators and weights as safetensors (never pickle)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from synthgov.errors import InputError, ModelFileError
+
+if TYPE_CHECKING:
+    import torch
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"``: CUDA when a GPU is visible, else Apple's MPS, else the CPU; or any name torch accepts."""
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InputError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was requested but no CUDA GPU is visible")
+    return chosen
+
+
+def torch_seed(rng: np.random.Generator) -> int:
+    """A torch seed drawn from a numpy generator (so one seed drives both libraries)."""
+    return int(rng.integers(0, 2**62))
+
+
+def torch_generator(rng: np.random.Generator, device: torch.device) -> torch.Generator:
+    import torch
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(torch_seed(rng))
+    return gen
+
+
+def weights_to_bytes(module: torch.nn.Module) -> bytes:
+    from safetensors.torch import save
+
+    return save({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()})
+
+
+def load_weights(module: torch.nn.Module, data: bytes) -> None:
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        state = load(data)
+        module.load_state_dict(state, strict=True)
+    except (SafetensorError, RuntimeError, ValueError) as exc:
+        raise ModelFileError(f"damaged network weights ({exc})") from None
+
+
+def sample_categorical(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row of a (rows x categories) probability matrix, by inverse CDF with numpy's generator."""
+    cum = np.cumsum(probs, axis=1)
+    draws = rng.random(probs.shape[0])[:, None] * cum[:, -1:]
+    return np.minimum((draws >= cum).sum(axis=1), probs.shape[1] - 1)

@@ -1,0 +1,89 @@
+"""The training loop shared by the neural generators: epochs (as in SDV, so runs compare), a time budget,
+early stopping on a validation loss with the best weights restored, and a progress bar with the loss.
+
+A generator supplies ``train_batch(rows) -> loss`` (one optimisation step on those training rows) and
+``validate() -> loss`` (lower is better; ``None`` where the model has none).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from synthgov import progress
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class TrainingReport:
+    epochs_run: int = 0
+    best_epoch: int = 0
+    stopped: str = "epochs"  # "epochs", "early" (validation stopped improving) or "time" (max_seconds)
+    seconds: float = 0.0
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+
+    def to_state(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train(
+    *,
+    module: torch.nn.Module,
+    train_batch: Callable[[torch.Tensor], float],
+    validate: Callable[[], float | None],
+    n_rows: int,
+    batch_size: int,
+    epochs: int,
+    max_seconds: float | None,
+    patience: int | None,
+    generator: torch.Generator,
+    description: str,
+) -> TrainingReport:
+    import torch
+
+    report = TrainingReport()
+    started = time.perf_counter()
+    best_loss, best_state = math.inf, None
+    steps = max(1, n_rows // batch_size)
+    with progress.step(f"train: {description}", total=epochs) as advance:
+        for epoch in range(1, epochs + 1):
+            module.train()
+            order = torch.randperm(n_rows, generator=generator)
+            total, timed_out = 0.0, False
+            for i in range(steps):
+                total += train_batch(order[i * batch_size : (i + 1) * batch_size])
+                if max_seconds is not None and time.perf_counter() - started > max_seconds:
+                    timed_out = True
+                    break
+            report.train_loss.append(total / (i + 1))
+            module.eval()
+            with torch.no_grad():
+                val = validate()
+            report.epochs_run = epoch
+            info = f"loss {report.train_loss[-1]:.4f}"
+            if val is not None:
+                report.validation_loss.append(float(val))
+                info += f"  validation {val:.4f}"
+                if val < best_loss - 1e-4:
+                    best_loss, report.best_epoch = val, epoch
+                    best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            else:
+                report.best_epoch = epoch
+            advance(1, info)
+            if timed_out:
+                report.stopped = "time"
+                break
+            if patience is not None and val is not None and epoch - report.best_epoch >= patience:
+                report.stopped = "early"
+                break
+    if best_state is not None and report.best_epoch != report.epochs_run:
+        module.load_state_dict(best_state)
+    module.eval()
+    report.seconds = time.perf_counter() - started
+    return report
