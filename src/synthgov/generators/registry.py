@@ -25,6 +25,10 @@ _ENTRIES: dict[str, tuple[str, str]] = {
     ),
     "ctgan": ("synthgov.generators.neural.ctgan:CTGANSynthesizer", "conditional GAN (CTGAN, Xu et al. 2019)"),
     "tvae": ("synthgov.generators.neural.tvae:TVAESynthesizer", "variational autoencoder (TVAE, Xu et al. 2019)"),
+    "ddpm": (
+        "synthgov.generators.neural.ddpm:DDPMSynthesizer",
+        "diffusion: Gaussian for numbers, masked for categories",
+    ),
     "rules": (
         "synthgov.generators.rules.synthesizer:RulesSynthesizer",
         "fully synthetic data from a YAML spec, no real data",

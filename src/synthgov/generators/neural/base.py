@@ -15,6 +15,7 @@ from synthgov import progress
 from synthgov.errors import InputError, ModelFileError
 from synthgov.generators.base import Intervals, TabularSynthesizer
 from synthgov.generators.neural.encoding import ColumnEncoding
+from synthgov.generators.neural.mixed import MixedLayout
 from synthgov.generators.neural.torch_utils import load_weights, resolve_device, torch_seed, weights_to_bytes
 from synthgov.generators.neural.training import TrainingReport
 
@@ -134,6 +135,44 @@ class NeuralSynthesizer(TabularSynthesizer):
         for name, (lo, hi) in intervals.items():
             uniforms[name] = lo + rng.random(lo.size) * (hi - lo)
         return uniforms
+
+    def _sample_mixed(self, given: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Models over normal scores: (normal scores, codes) of ``len(given)`` rows, ``given`` the categorical
+        columns' codes (-1 = free)."""
+        raise NotImplementedError
+
+    def _layout(self) -> MixedLayout:
+        """Models over normal scores: numeric scores, then one-hot blocks (categories, missing flags)."""
+        return MixedLayout(len(self.encoding_.numeric_index), self.encoding_.mixed_sizes)
+
+    def _given_mixed(self, n: int, intervals: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        mids = {name: (lo + hi) / 2 for name, (lo, hi) in intervals.items()}
+        return self.encoding_.given_mixed(self._given_tokens(n, intervals), mids)
+
+    def _sample_by_matching(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        intervals: dict[str, tuple[np.ndarray, np.ndarray]],
+        candidates: int = 16,
+    ) -> dict[str, np.ndarray]:
+        """Sampling for the models over normal scores: given categories (and missing flags) go into the model's
+        conditional vector (native); for a given number, each row keeps the closest of ``candidates`` draws
+        before the number is set exactly, so the other columns follow it (bounded work, no rejection loop)."""
+        enc = self.encoding_
+        given = self._given_mixed(n, intervals)
+        pinned = [k for k, j in enumerate(enc.numeric_index) if enc.columns[j] in intervals]
+        if not pinned:
+            z, codes = self._sample_mixed(given, rng)
+        else:
+            z, codes = self._sample_mixed(np.repeat(given, candidates, axis=0), rng)
+            mids = {name: (lo + hi) / 2 for name, (lo, hi) in intervals.items()}
+            target = np.stack([enc.normal_scores(mids[enc.columns[enc.numeric_index[k]]]) for k in pinned], axis=1)
+            gap = np.abs(z[:, pinned] - np.repeat(target, candidates, axis=0)).sum(1).reshape(n, candidates)
+            pick = np.arange(n) * candidates + gap.argmin(1)
+            z, codes = z[pick], codes[pick]
+        codes = np.where(given >= 0, given, codes)
+        return self._pin(enc.uniforms_from_mixed(z, codes, rng), intervals, rng)
 
     # -- persistence --------------------------------------------------------------------------------
     def _model_state(self) -> dict[str, Any]:

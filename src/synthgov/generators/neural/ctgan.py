@@ -122,14 +122,10 @@ class CTGANSynthesizer(NeuralSynthesizer):
         self.pac = pac
         self.learning_rate = learning_rate
 
-    def _layout(self) -> MixedLayout:
-        enc = self.encoding_
-        return MixedLayout(len(enc.numeric_index), [enc.sizes[j] for j in enc.categorical_index])
-
     def _learn_statistics(self, tokens: np.ndarray, uniforms: dict[str, np.ndarray]) -> None:
-        enc = self.encoding_
+        _, codes = self.encoding_.mixed(uniforms, tokens)
         self.frequencies_ = [
-            np.bincount(tokens[:, j], minlength=enc.sizes[j]) / len(tokens) for j in enc.categorical_index
+            np.bincount(codes[:, k], minlength=s) / len(codes) for k, s in enumerate(self._layout().sizes)
         ]
 
     def _architecture_state(self) -> dict[str, Any]:
@@ -288,21 +284,17 @@ class CTGANSynthesizer(NeuralSynthesizer):
 
     def _sample_tokens(self, n: int, rng: np.random.Generator) -> np.ndarray:
         enc = self.encoding_
-        given = np.full((n, len(enc.categorical_index)), -1, dtype=np.int64)
+        given = np.full((n, len(self._layout().sizes)), -1, dtype=np.int64)
         z, codes = self._sample_mixed(given, rng)
         tokens = np.empty((n, len(enc.columns)), dtype=np.int64)
         from scipy import special
 
         for k, j in enumerate(enc.numeric_index):
             tokens[:, j] = token_of(enc.edges[j], special.ndtr(z[:, k]))
-        tokens[:, enc.categorical_index] = codes
+        tokens[:, enc.categorical_index] = codes[:, : len(enc.categorical_index)]
         return tokens
 
     def _sample_uniforms_rows(
         self, n: int, rng: np.random.Generator, intervals: dict[str, tuple[np.ndarray, np.ndarray]]
     ) -> dict[str, np.ndarray]:
-        enc = self.encoding_
-        given = self._given_tokens(n, intervals)[:, enc.categorical_index]
-        z, codes = self._sample_mixed(given, rng)
-        codes = np.where(given >= 0, given, codes)
-        return self._pin(enc.uniforms_from_mixed(z, codes, rng), intervals, rng)
+        return self._sample_by_matching(n, rng, intervals)

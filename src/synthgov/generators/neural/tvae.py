@@ -106,10 +106,6 @@ class TVAESynthesizer(NeuralSynthesizer):
         self.loss_factor = loss_factor
         self.learning_rate = learning_rate
 
-    def _layout(self) -> MixedLayout:
-        enc = self.encoding_
-        return MixedLayout(len(enc.numeric_index), [enc.sizes[j] for j in enc.categorical_index])
-
     def _build_network(self) -> torch.nn.Module:
         self.hidden = tuple(int(h) for h in self.hidden)
         layout = self._layout()
@@ -175,22 +171,25 @@ class TVAESynthesizer(NeuralSynthesizer):
     def _sample_uniforms_rows(
         self, n: int, rng: np.random.Generator, intervals: dict[str, tuple[np.ndarray, np.ndarray]]
     ) -> dict[str, np.ndarray]:
+        return self._sample_by_matching(n, rng, intervals)
+
+    def _sample_mixed(self, given: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
-        enc, layout, net, device = self.encoding_, self._layout(), self.network_, self.device_
-        given = self._given_tokens(n, intervals)[:, enc.categorical_index]
+        layout, net, device = self._layout(), self.network_, self.device_
+        n = len(given)
         z_out = np.empty((n, layout.n_numeric), dtype=np.float64)
         codes = np.empty((n, len(layout.sizes)), dtype=np.int64)
         gen = torch_generator(rng, device)
+        net.eval()
         with torch.no_grad():
             for start in range(0, n, 65_536):
                 part = slice(start, min(n, start + 65_536))
-                g = torch.as_tensor(given[part], device=device)
-                cond = condition_vectors(g, layout.sizes)
-                latent = torch.randn(g.shape[0], int(self.latent_dim), generator=gen, device=device)
+                cond = condition_vectors(torch.as_tensor(given[part], device=device), layout.sizes)
+                latent = torch.randn(cond.shape[0], int(self.latent_dim), generator=gen, device=device)
                 out = net.decoder(torch.cat([latent, cond], 1))
                 sigma = net.sigma.clamp(0.01, 1.0)
-                noise = torch.randn(g.shape[0], layout.n_numeric, generator=gen, device=device)
+                noise = torch.randn(cond.shape[0], layout.n_numeric, generator=gen, device=device)
                 z_out[part] = (out[:, : layout.n_numeric] + noise * sigma).clamp(-Z_LIMIT, Z_LIMIT).cpu().numpy()
-                codes[part] = np.where(given[part] >= 0, given[part], layout.draw_categories(out, rng))
-        return self._pin(enc.uniforms_from_mixed(z_out, codes, rng), intervals, rng)
+                codes[part] = layout.draw_categories(out, rng)
+        return z_out, codes
