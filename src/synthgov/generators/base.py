@@ -194,10 +194,22 @@ class TabularSynthesizer(Synthesizer):
         schema.check_against(list(frame.columns))
         return schema
 
-    def sample(self, n: int, seed: int | None = None, conditions: Any = None) -> pd.DataFrame:
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        conditions: Any = None,
+        rebalance: dict[str, dict[Any, float]] | None = None,
+    ) -> pd.DataFrame:
+        """``n`` rows. ``conditions``: {column: value} for every row, or a DataFrame of n rows (one condition per
+        row, e.g. for imputation). ``rebalance``: {column: {value: share}} sets the shares of some categories of
+        a categorical column exactly (the other categories share the rest in their training proportions); the
+        other columns follow each row's category as the model learned."""
         self._check_fitted()
         n = check_rows(n)
         rng = self._sample_rng(seed)
+        if rebalance:
+            conditions = self._rebalance_conditions(n, rng, conditions, rebalance)
         transformer = self.transformer_
         orders = self._category_orders()
         with progress.step(f"generate: {n:,} rows", total=n) as advance:
@@ -210,6 +222,53 @@ class TabularSynthesizer(Synthesizer):
                 frame = self._sample_conditioned(n, rng, self._route_derived(cond, rng), orders)
             frame = self._fill_derived(frame, cond)
             advance(n)
+        return frame
+
+    def _rebalance_conditions(
+        self, n: int, rng: np.random.Generator, conditions: Any, rebalance: dict[str, dict[Any, float]]
+    ) -> pd.DataFrame:
+        from synthgov.generators.marginals import _POOLED
+
+        if isinstance(conditions, pd.DataFrame):
+            raise InputError("rebalance cannot be combined with per-row conditions (a DataFrame); use a mapping")
+        if not isinstance(rebalance, dict):
+            raise InputError("rebalance must be a mapping {column: {value: share}}")
+        fixed = dict(conditions or {})
+        frame = pd.DataFrame({k: [v] * n for k, v in fixed.items()}, index=range(n))
+        for column, shares in rebalance.items():
+            marginal = self.transformer_.marginals.get(column)
+            if column not in self.schema_:
+                raise InputError(f"unknown column in rebalance: '{column}'")
+            if not isinstance(marginal, CategoricalMarginal):
+                raise InputError(f"rebalance needs a categorical column; '{column}' is {self.schema_[column].kind}")
+            if column in fixed:
+                raise InputError(f"column '{column}' is both conditioned on and rebalanced")
+            if not isinstance(shares, dict) or not shares:
+                raise InputError(f"rebalance['{column}'] must be a non-empty mapping {{value: share}}")
+            values, weights = [], []
+            for value, share in shares.items():
+                if marginal.code_of(value) < 0:
+                    raise InputError(f"value {value!r} never appears in column '{column}'")
+                if not isinstance(share, (int, float)) or not 0 <= share <= 1:
+                    raise InputError(f"rebalance share of {value!r} must be in [0, 1], got {share!r}")
+                values.append(value)
+                weights.append(float(share))
+            rest = 1.0 - sum(weights)
+            if rest < -1e-9:
+                raise InputError(f"rebalance shares of '{column}' add up to {sum(weights):.3f} > 1")
+            named = {marginal.code_of(v) for v in values}
+            others = [i for i, c in enumerate(marginal.categories) if i not in named and c != _POOLED]
+            if rest > 1e-9:
+                if not others:
+                    raise InputError(f"rebalance shares of '{column}' add up to {sum(weights):.3f}, not 1")
+                freq = marginal.probs[others] / marginal.probs[others].sum()
+                values += [marginal.categories[i] for i in others]
+                weights += list(rest * freq)
+            counts = np.floor(np.array(weights) * n).astype(int)
+            short = n - counts.sum()
+            counts[np.argsort(-(np.array(weights) * n - counts))[:short]] += 1
+            column_values = np.repeat(np.array(values, dtype=object), counts)
+            frame[column] = column_values[rng.permutation(n)]
         return frame
 
     def _fill_derived(self, frame: pd.DataFrame, cond: pd.DataFrame | None) -> pd.DataFrame:

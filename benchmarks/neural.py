@@ -1,0 +1,217 @@
+"""Benchmark of the neural generators on Adult, with their peers, printing a table and ratios.
+
+    python benchmarks/neural.py                       # ours (defaults) + peers found
+    python benchmarks/neural.py --only autoregressive # some of ours
+    python benchmarks/neural.py --epoch-timing        # seconds per epoch: ours vs SDV CTGAN / TVAE
+    python benchmarks/neural.py --widen 1000000       # the default generator on a 1M-row widening of Adult
+
+Everything runs one after the other in the same order (ours, then TabularARGN, then SDV), each in its own process
+so that peak memory is its own. Quality: SDMetrics QualityReport against the train set (Shapes, Trends),
+train-on-synthetic / test-on-real AUC for `income`, synthgov's detection AUC and DCR share (benchmarks/quality.py).
+Peers: SDV (pip install -e '.[bench]') and mostlyai-engine's TabularARGN from an isolated venv (`.venv-mostly`,
+see benchmarks/README.md). Seconds per epoch = (fit with 3 epochs - fit with 1 epoch) / 2, so fixed set-up
+costs (transformers, encoding) cancel out. On a GPU machine the same command reports GPU fit times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+from run import _in_process, _load, _peak_mib  # noqa: E402
+
+NEURAL = ["autoregressive", "ctgan", "tvae", "ddpm"]
+
+
+def _judge_all(real, test, synthetic, schema) -> dict:
+    from quality import detection_and_dcr, quality_report, tstr_auc
+
+    return {
+        **quality_report(real, synthetic, schema),
+        "auc": tstr_auc(synthetic, test, "income", ">50K"),
+        **detection_and_dcr(real, test, synthetic),
+    }
+
+
+def run_ours(name: str, params: dict, queue) -> None:
+    warnings.simplefilter("ignore")
+    import torch
+
+    import synthgov
+
+    real, test = _load()
+    start = time.perf_counter()
+    model = synthgov.synthesizer(name, seed=0, **params).fit(real)
+    fit = time.perf_counter() - start
+    start = time.perf_counter()
+    synthetic = model.sample(len(real), seed=1)
+    sample = time.perf_counter() - start
+    peak = _peak_mib()
+    report = model.training_
+    queue.put(
+        {
+            "generator": name,
+            "device": str(model.device_)
+            + (f" ({torch.cuda.get_device_name()})" if model.device_.type == "cuda" else ""),
+            "fit_s": fit,
+            "sample_s": sample,
+            "peak_mib": peak,
+            "epochs": report.epochs_run,
+            "stopped": report.stopped,
+            **_judge_all(real, test, synthetic, model.schema_),
+        }
+    )
+
+
+def run_tabularargn(queue) -> None:
+    python = ROOT / ".venv-mostly" / "bin" / "python"
+    if not python.exists():
+        queue.put(None)
+        return
+    import pandas as pd
+
+    import synthgov
+
+    real, test = _load()
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "argn.csv"
+        done = subprocess.run(
+            [str(python), str(HERE / "peer_tabularargn.py"), str(csv)], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            print(done.stderr[-2000:])
+            queue.put(None)
+            return
+        stats = json.loads(done.stdout.strip().splitlines()[-1])
+        synthetic = pd.read_csv(csv)
+    schema = synthgov.infer_schema(real)
+    queue.put({"generator": "TabularARGN (mostlyai-engine)", **stats, **_judge_all(real, test, synthetic, schema)})
+
+
+def _fit_seconds(kind: str, name: str, epochs: int) -> float:
+    import synthgov
+
+    real, _ = _load()
+    start = time.perf_counter()
+    if kind == "ours":
+        synthgov.synthesizer(name, seed=0, epochs=epochs, patience=None).fit(real)
+    else:
+        from sdv.metadata import Metadata
+        from sdv.single_table import CTGANSynthesizer, TVAESynthesizer
+
+        metadata = Metadata.detect_from_dataframes({"adult": real})
+        cls = CTGANSynthesizer if name == "ctgan" else TVAESynthesizer
+        cls(metadata, epochs=epochs).fit({"adult": real})
+    return time.perf_counter() - start
+
+
+def run_epoch_timing(kind: str, name: str, queue) -> None:
+    warnings.simplefilter("ignore")
+    one, three = _fit_seconds(kind, name, 1), _fit_seconds(kind, name, 3)
+    queue.put({"generator": f"{'SDV ' if kind == 'sdv' else ''}{name}", "per_epoch_s": (three - one) / 2})
+
+
+def run_widened(rows: int, queue) -> None:
+    """The default generator on ``rows`` rows: Adult resampled with jittered numbers (a synthetic widening)."""
+    warnings.simplefilter("ignore")
+    import numpy as np
+
+    import synthgov
+    from synthgov.generators import registry
+
+    real, _ = _load()
+    rng = np.random.default_rng(0)
+    wide = real.sample(rows, replace=True, random_state=0).reset_index(drop=True)
+    for col in ("age", "fnlwgt", "hours-per-week"):
+        wide[col] = np.maximum(1, wide[col] + rng.integers(-2, 3, rows) * (1 if col != "fnlwgt" else 100))
+    start = time.perf_counter()
+    model = synthgov.synthesizer(registry.DEFAULT_GENERATOR, seed=0, epochs=3).fit(wide)
+    fit = time.perf_counter() - start
+    start = time.perf_counter()
+    model.sample(rows, seed=1)
+    queue.put(
+        {
+            "generator": f"{registry.DEFAULT_GENERATOR}, {rows:,} rows, 3 epochs",
+            "fit_s": fit,
+            "sample_s": time.perf_counter() - start,
+            "peak_mib": _peak_mib(),
+        }
+    )
+
+
+def _table(rows: list[dict], keys: list[tuple[str, str, str]]) -> None:
+    print("| " + " | ".join(label for _, label, _ in keys) + " |")
+    print("|" + "---|" * len(keys))
+    for r in rows:
+        print("| " + " | ".join(format(r[k], f) if k in r and f else str(r.get(k, "")) for k, _, f in keys) + " |")
+
+
+def main() -> None:
+    import importlib.util
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="our generators to run (default: all neural ones)")
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--epoch-timing", action="store_true", help="seconds per epoch of ctgan/tvae vs SDV")
+    parser.add_argument("--widen", type=int, help="also fit the default generator on this many widened rows")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    rows: list[dict] = []
+    if args.epoch_timing:
+        for name in ("ctgan", "tvae"):
+            rows.append(_in_process(run_epoch_timing, "ours", name))
+            if importlib.util.find_spec("sdv"):
+                rows.append(_in_process(run_epoch_timing, "sdv", name))
+        rows = [r for r in rows if r]
+        _table(rows, [("generator", "generator", ""), ("per_epoch_s", "s / epoch", ".2f")])
+        for name in ("ctgan", "tvae"):
+            ours = next((r for r in rows if r["generator"] == name), None)
+            sdv = next((r for r in rows if r["generator"] == f"SDV {name}"), None)
+            if ours and sdv:
+                print(f"{name}: {sdv['per_epoch_s'] / ours['per_epoch_s']:.1f}x faster per epoch than SDV")
+    else:
+        for name in args.only or NEURAL:
+            rows.append(_in_process(run_ours, name, {}))
+        if not args.no_peers:
+            peer = _in_process(run_tabularargn)
+            if peer is None:
+                print("(TabularARGN not run: create .venv-mostly as in benchmarks/README.md)")
+            rows.append(peer)
+        if args.widen:
+            rows.append(_in_process(run_widened, args.widen))
+        rows = [r for r in rows if r]
+        _table(
+            rows,
+            [
+                ("generator", "generator", ""),
+                ("fit_s", "fit s", ".1f"),
+                ("sample_s", "sample s", ".2f"),
+                ("peak_mib", "peak RSS MiB", ".0f"),
+                ("epochs", "epochs", ""),
+                ("shapes", "Shapes", ".3f"),
+                ("trends", "Trends", ".3f"),
+                ("auc", "AUC", ".3f"),
+                ("detection_auc", "detection AUC", ".3f"),
+                ("dcr_share", "DCR share", ".3f"),
+            ],
+        )
+        ours = next((r for r in rows if r["generator"] == "autoregressive"), None)
+        peer = next((r for r in rows if r["generator"].startswith("TabularARGN")), None)
+        if ours and peer:
+            print(f"\nautoregressive vs TabularARGN: fit {peer['fit_s'] / ours['fit_s']:.1f}x faster")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

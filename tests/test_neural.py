@@ -1,0 +1,136 @@
+"""The neural generators' own contract: exact conditions and rebalancing on Adult, training controls (epochs,
+time budget, early stopping), safetensors persistence, clear errors. Quality figures: tests/test_quality_adult.py
+and benchmarks/neural.py."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import synthgov
+from synthgov.errors import InputError, ModelFileError
+
+NEURAL = ["autoregressive", "ctgan", "tvae", "ddpm"]
+SHORT = {
+    "autoregressive": {"epochs": 4},
+    "ctgan": {"epochs": 3},
+    "tvae": {"epochs": 5},
+    "ddpm": {"epochs": 4, "sampling_steps": 20},
+}
+
+
+@pytest.fixture(scope="module")
+def adult_models(adult: pd.DataFrame) -> dict[str, synthgov.Synthesizer]:
+    return {}
+
+
+def _model(name: str, adult: pd.DataFrame, cache: dict) -> synthgov.Synthesizer:
+    if name not in cache:
+        cache[name] = synthgov.synthesizer(name, seed=0, **SHORT[name]).fit(adult)
+    return cache[name]
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=[] if n == "autoregressive" else pytest.mark.slow) for n in NEURAL]
+)
+def test_conditions_on_adult_are_exact_in_one_call(name: str, adult: pd.DataFrame, adult_models: dict) -> None:
+    model = _model(name, adult, adult_models)
+    out = model.sample(1000, seed=1, conditions={"income": ">50K", "sex": "Female"})
+    assert len(out) == 1000
+    assert (out["income"] == ">50K").all() and (out["sex"] == "Female").all()
+    rare = adult["race"].value_counts(normalize=True).idxmin()  # "Other": < 1% of Adult
+    assert (adult["race"] == rare).mean() < 0.01
+    out = model.sample(1000, seed=2, conditions={"race": rare, "sex": "Female"})
+    assert (out["race"] == rare).all() and (out["sex"] == "Female").all()
+    # the other columns follow the conditions: high earners are older and more often married than the rest
+    low = model.sample(2000, seed=3, conditions={"income": "<=50K"})
+    high = model.sample(2000, seed=3, conditions={"income": ">50K"})
+    assert high["age"].mean() > low["age"].mean() + 3
+
+
+def test_rebalance_sets_shares_exactly_and_keeps_dependence(adult: pd.DataFrame, adult_models: dict) -> None:
+    model = _model("autoregressive", adult, adult_models)
+    out = model.sample(1000, seed=4, rebalance={"income": {">50K": 0.5}})
+    assert (out["income"] == ">50K").sum() == 500
+    by_income = out.groupby("income")["age"].mean()
+    assert by_income[">50K"] > by_income["<=50K"] + 3
+    three = model.sample(999, seed=5, rebalance={"race": {"Other": 0.2, "White": 0.3}})
+    counts = three["race"].value_counts()
+    assert abs(counts["Other"] - 0.2 * 999) < 1 and abs(counts["White"] - 0.3 * 999) < 1  # largest remainders
+    # the remaining half keeps the other groups' training proportions
+    assert counts["Black"] > counts["Amer-Indian-Eskimo"]
+    with pytest.raises(InputError, match="categorical column"):
+        model.sample(10, rebalance={"age": {30: 0.5}})
+    with pytest.raises(InputError, match="add up to"):
+        model.sample(10, rebalance={"income": {">50K": 0.7, "<=50K": 0.7}})
+    with pytest.raises(InputError, match="never appears"):
+        model.sample(10, rebalance={"income": {"rich": 0.5}})
+
+
+def test_epochs_time_budget_and_early_stopping(adult: pd.DataFrame) -> None:
+    frame = adult.sample(3000, random_state=0)
+    budget = synthgov.synthesizer("autoregressive", seed=0, epochs=10_000, max_seconds=1.0).fit(frame)
+    assert budget.training_.stopped == "time" and budget.training_.epochs_run < 10_000
+    early = synthgov.synthesizer("autoregressive", seed=0, epochs=500, patience=2).fit(frame)
+    report = early.training_
+    assert report.stopped == "early" and report.epochs_run == report.best_epoch + 2
+    # the weights kept are those of the best validation epoch
+    assert report.validation_loss[report.best_epoch - 1] == pytest.approx(min(report.validation_loss))
+    fixed = synthgov.synthesizer("tvae", seed=0, epochs=3, patience=None).fit(frame)
+    assert fixed.training_.epochs_run == 3 and fixed.training_.stopped == "epochs"
+
+
+def test_weights_are_safetensors_and_damage_is_detected(tmp_path, mixed: pd.DataFrame) -> None:
+    model = synthgov.synthesizer("autoregressive", seed=0, epochs=3).fit(mixed)
+    path = model.save(tmp_path / "m.synthgov")
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        weights = archive.read("weights.safetensors")
+    assert names == {"model.json", "arrays.npz", "weights.safetensors"}
+    from safetensors.numpy import load
+
+    tensors = load(weights)
+    assert any(k.startswith("heads.") for k in tensors) and all(v.dtype == np.float32 for v in tensors.values())
+    damaged = tmp_path / "damaged.synthgov"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(damaged, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            dst.writestr(name, data[: len(data) // 2] if name == "weights.safetensors" else data)
+    with pytest.raises(ModelFileError, match="weights"):
+        synthgov.load(damaged)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(buffer, "w") as dst:
+        for name in src.namelist():
+            if name != "weights.safetensors":
+                dst.writestr(name, src.read(name))
+    (tmp_path / "missing.synthgov").write_bytes(buffer.getvalue())
+    with pytest.raises(ModelFileError, match=r"no weights\.safetensors"):
+        synthgov.load(tmp_path / "missing.synthgov")
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "message"),
+    [
+        ("autoregressive", {"epochs": 0}, "epochs must be a positive integer"),
+        ("tvae", {"batch_size": -5}, "batch_size must be a positive integer"),
+        ("ddpm", {"max_seconds": -1}, "max_seconds must be a positive number"),
+        ("autoregressive", {"device": "tpu9"}, "unknown device"),
+        ("ctgan", {"batch_size": 501}, "multiple of pac"),
+        ("autoregressive", {"validation": 0.9}, "validation must be a fraction"),
+    ],
+)
+def test_bad_training_parameters_are_clear_errors(name: str, params: dict, message: str, mixed: pd.DataFrame) -> None:
+    with pytest.raises(InputError, match=message):
+        synthgov.synthesizer(name, **params).fit(mixed)
+
+
+def test_device_auto_selects_the_cpu_here_and_models_record_it(mixed: pd.DataFrame) -> None:
+    import torch
+
+    model = synthgov.synthesizer("autoregressive", seed=0, epochs=2).fit(mixed)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert model.device_.type in (expected, "mps")
