@@ -159,6 +159,8 @@ def _table(rows: list[dict], keys: list[tuple[str, str, str]]) -> None:
 def main() -> None:
     import importlib.util
 
+    sys.stdout.reconfigure(line_buffering=True)
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="our generators to run (default: all neural ones)")
     parser.add_argument("--no-peers", action="store_true")
