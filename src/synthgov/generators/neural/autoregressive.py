@@ -21,7 +21,7 @@ import numpy as np
 
 from synthgov.generators.neural.base import NeuralSynthesizer
 from synthgov.generators.neural.torch_utils import sample_categorical, torch_generator
-from synthgov.generators.neural.training import TrainingReport, train
+from synthgov.generators.neural.training import TrainingReport
 
 if TYPE_CHECKING:
     import torch
@@ -201,18 +201,7 @@ class AutoregressiveSynthesizer(NeuralSynthesizer):
                 / len(x_val)
             )
 
-        return train(
-            module=self.network_,
-            train_batch=train_batch,
-            validate=validate,
-            n_rows=len(train_rows),
-            batch_size=self.batch_rows(len(train_rows)),
-            epochs=self.epochs,
-            max_seconds=self.max_seconds,
-            patience=self.patience,
-            generator=torch.Generator().manual_seed(int(rng.integers(2**62))),
-            description=f"autoregressive network ({len(train_rows):,} rows)",
-        )
+        return self._run_training(train_batch, validate, len(train_rows), rng, "autoregressive network")
 
     # -- sampling ---------------------------------------------------------------------------------
     def _sample_uniforms_rows(

@@ -16,8 +16,14 @@ from synthgov.errors import InputError, ModelFileError
 from synthgov.generators.base import Intervals, TabularSynthesizer
 from synthgov.generators.neural.encoding import ColumnEncoding
 from synthgov.generators.neural.mixed import MixedLayout
-from synthgov.generators.neural.torch_utils import load_weights, resolve_device, torch_seed, weights_to_bytes
-from synthgov.generators.neural.training import TrainingReport
+from synthgov.generators.neural.torch_utils import (
+    load_weights,
+    resolve_device,
+    torch_generator,
+    torch_seed,
+    weights_to_bytes,
+)
+from synthgov.generators.neural.training import TrainingReport, train
 
 if TYPE_CHECKING:
     import torch
@@ -108,6 +114,31 @@ class NeuralSynthesizer(TabularSynthesizer):
         n_val = n_val if n_val >= 10 and n - n_val >= 10 else 0
         order = rng.permutation(n)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _run_training(
+        self,
+        train_batch: Any,
+        validate: Any,
+        n_rows: int,
+        rng: np.random.Generator,
+        description: str,
+        batch_size: int | None = None,
+    ) -> TrainingReport:
+        """The shared loop (:func:`.training.train`) with this generator's epochs, budget and patience."""
+        import torch
+
+        return train(
+            module=self.network_,
+            train_batch=train_batch,
+            validate=validate,
+            n_rows=n_rows,
+            batch_size=batch_size or self.batch_rows(n_rows),
+            epochs=self.epochs,
+            max_seconds=self.max_seconds,
+            patience=self.patience,
+            generator=torch_generator(rng, torch.device("cpu")),
+            description=f"{description} ({n_rows:,} rows)",
+        )
 
     def batch_rows(self, n_train: int) -> int:
         """Rows per step: ``batch_size``, made smaller on small tables so an epoch has at least 10 steps."""

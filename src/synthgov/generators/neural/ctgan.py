@@ -26,7 +26,7 @@ from synthgov.generators.neural.conditioning import CategoryConditions, conditio
 from synthgov.generators.neural.encoding import Z_LIMIT
 from synthgov.generators.neural.mixed import MixedLayout
 from synthgov.generators.neural.torch_utils import torch_generator
-from synthgov.generators.neural.training import TrainingReport, train
+from synthgov.generators.neural.training import TrainingReport
 
 if TYPE_CHECKING:
     import torch
@@ -232,18 +232,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
                 )
             )
 
-        return train(
-            module=gan,
-            train_batch=train_batch,
-            validate=validate,
-            n_rows=len(train_rows),
-            batch_size=batch,
-            epochs=self.epochs,
-            max_seconds=self.max_seconds,
-            patience=self.patience,
-            generator=torch_generator(rng, torch.device("cpu")),
-            description=f"CTGAN ({len(train_rows):,} rows)",
-        )
+        return self._run_training(train_batch, validate, len(train_rows), rng, "CTGAN", batch_size=batch)
 
     def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0) -> torch.Tensor:
         import torch

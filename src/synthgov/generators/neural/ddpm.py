@@ -21,7 +21,7 @@ import numpy as np
 from synthgov.generators.neural.base import NeuralSynthesizer
 from synthgov.generators.neural.encoding import Z_LIMIT
 from synthgov.generators.neural.torch_utils import sample_categorical, torch_generator
-from synthgov.generators.neural.training import TrainingReport, train
+from synthgov.generators.neural.training import TrainingReport
 
 if TYPE_CHECKING:
     import torch
@@ -166,18 +166,7 @@ class DDPMSynthesizer(NeuralSynthesizer):
             fixed = torch.Generator(device=device).manual_seed(0)  # the same noise every epoch
             return float(self._loss(z_t[val_idx], c_t[val_idx], fixed))
 
-        return train(
-            module=self.network_,
-            train_batch=train_batch,
-            validate=validate,
-            n_rows=len(train_rows),
-            batch_size=self.batch_rows(len(train_rows)),
-            epochs=self.epochs,
-            max_seconds=self.max_seconds,
-            patience=self.patience,
-            generator=torch_generator(rng, torch.device("cpu")),
-            description=f"diffusion ({len(train_rows):,} rows)",
-        )
+        return self._run_training(train_batch, validate, len(train_rows), rng, "diffusion")
 
     # -- sampling ---------------------------------------------------------------------------------
     def _sample_uniforms_rows(

@@ -23,7 +23,7 @@ from synthgov.generators.neural.conditioning import CategoryConditions, conditio
 from synthgov.generators.neural.encoding import Z_LIMIT
 from synthgov.generators.neural.mixed import MixedLayout
 from synthgov.generators.neural.torch_utils import torch_generator
-from synthgov.generators.neural.training import TrainingReport, train
+from synthgov.generators.neural.training import TrainingReport
 
 if TYPE_CHECKING:
     import torch
@@ -155,18 +155,7 @@ class TVAESynthesizer(NeuralSynthesizer):
             codes = c_t[val_idx]
             return float(self._elbo(z_t[val_idx], codes, torch.where(val_reveal, codes, -1), conditions))
 
-        return train(
-            module=self.network_,
-            train_batch=train_batch,
-            validate=validate,
-            n_rows=len(train_rows),
-            batch_size=self.batch_rows(len(train_rows)),
-            epochs=self.epochs,
-            max_seconds=self.max_seconds,
-            patience=self.patience,
-            generator=torch_generator(rng, torch.device("cpu")),
-            description=f"TVAE ({len(train_rows):,} rows)",
-        )
+        return self._run_training(train_batch, validate, len(train_rows), rng, "TVAE")
 
     def _sample_uniforms_rows(
         self, n: int, rng: np.random.Generator, intervals: dict[str, tuple[np.ndarray, np.ndarray]]
