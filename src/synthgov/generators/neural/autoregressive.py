@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from synthgov.generators.neural.base import NeuralSynthesizer
-from synthgov.generators.neural.torch_utils import sample_categorical, torch_generator
+from synthgov.generators.neural.torch_utils import adam, sample_categorical, torch_generator
 from synthgov.generators.neural.training import TrainingReport
 
 if TYPE_CHECKING:
@@ -180,7 +180,9 @@ class AutoregressiveSynthesizer(NeuralSynthesizer):
         x_val = torch.as_tensor(tokens[val_rows], device=device)
         gen = torch_generator(rng, device)
         val_known = self._known_mask(len(val_rows), tokens.shape[1], gen) if len(val_rows) else None
-        optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.learning_rate, weight_decay=1e-5)
+        optimiser = adam(
+            self.network_.parameters(), self.device_, decoupled=True, lr=self.learning_rate, weight_decay=1e-5
+        )
 
         def train_batch(rows: torch.Tensor) -> float:
             x = x_train[rows.to(device)]

@@ -173,8 +173,13 @@ class NeuralSynthesizer(TabularSynthesizer):
         raise NotImplementedError
 
     def _layout(self) -> MixedLayout:
-        """Models over normal scores: numeric scores, then one-hot blocks (categories, missing flags)."""
-        return MixedLayout(len(self.encoding_.numeric_index), self.encoding_.mixed_sizes)
+        """Models over normal scores: numeric scores, then one-hot blocks (categories, missing flags). Built
+        once per fitted encoding (it caches its index tensors per device)."""
+        cached = self.__dict__.get("_mixed_layout")
+        if cached is None or cached[0] is not self.encoding_:
+            cached = (self.encoding_, MixedLayout(len(self.encoding_.numeric_index), self.encoding_.mixed_sizes))
+            self.__dict__["_mixed_layout"] = cached
+        return cached[1]
 
     def _given_mixed(self, n: int, intervals: dict[str, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         mids = {name: (lo + hi) / 2 for name, (lo, hi) in intervals.items()}

@@ -24,44 +24,64 @@ from synthgov.generators.discretise import token_of
 from synthgov.generators.neural.base import NeuralSynthesizer
 from synthgov.generators.neural.conditioning import CategoryConditions, condition_vectors, draw_given_by_frequency
 from synthgov.generators.neural.encoding import Z_LIMIT
-from synthgov.generators.neural.mixed import MixedLayout
-from synthgov.generators.neural.torch_utils import torch_generator
+from synthgov.generators.neural.mixed import MixedLayout, codes_linear
+from synthgov.generators.neural.torch_utils import adam, torch_generator
 from synthgov.generators.neural.training import TrainingReport
 
 if TYPE_CHECKING:
     import torch
 
 
-def _networks(layout: MixedLayout, cond_width: int, noise: int, gen_dims, dis_dims, pac: int):
+def _networks(layout: MixedLayout, noise: int, gen_dims, dis_dims, pac: int):
+    """The paper's generator (residual layers over [noise, conditional vector]; the conditional vector enters
+    every layer through :func:`codes_linear`, the same layers as lookups) and PacGAN discriminator."""
     import torch
     from torch import nn
+
+    c = layout.n_categories
 
     class Residual(nn.Module):
         def __init__(self, a: int, b: int) -> None:
             super().__init__()
-            self.fc, self.bn = nn.Linear(a, b), nn.BatchNorm1d(b)
+            self.fc, self.bn = codes_linear(a, c, b), nn.BatchNorm1d(b)
 
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.cat([torch.relu(self.bn(self.fc(x))), x], 1)
+        def forward(self, x: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+            return torch.cat([torch.relu(self.bn(self.fc(x, cells))), x], 1)
 
     class Generator(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            dim, layers = noise + cond_width, []
+            dim, layers = noise, []
             for h in gen_dims:
                 layers.append(Residual(dim, h))
                 dim += h
-            self.body = nn.Sequential(*layers, nn.Linear(dim, layout.width))
+            self.layers = nn.ModuleList(layers)
+            self.out = codes_linear(dim, c, layout.width)
+
+        def forward(self, x: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
+            cells = layout.cells(given, padding=c)
+            for layer in self.layers:
+                x = layer(x, cells)
+            return self.out(x, cells)
+
+    class Dropout(nn.Module):
+        """Dropout with the mask from ``rand`` (3x faster than ``bernoulli_`` on a CPU; same distribution)."""
+
+        def __init__(self, p: float) -> None:
+            super().__init__()
+            self.p = p
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.body(x)
+            if not self.training:
+                return x
+            return x * (torch.rand_like(x) >= self.p) * (1.0 / (1.0 - self.p))
 
     class Discriminator(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            dim, layers = (layout.width + cond_width) * pac, []
+            dim, layers = (layout.width + c) * pac, []
             for h in dis_dims:
-                layers += [nn.Linear(dim, h), nn.LeakyReLU(0.2), nn.Dropout(0.5)]
+                layers += [nn.Linear(dim, h), nn.LeakyReLU(0.2), Dropout(0.5)]
                 dim = h
             self.body = nn.Sequential(*layers, nn.Linear(dim, 1))
 
@@ -140,27 +160,26 @@ class CTGANSynthesizer(NeuralSynthesizer):
         layout = self._layout()
         return _networks(
             layout,
-            int(sum(layout.sizes)),
             int(self.noise_dim),
             [int(h) for h in self.generator_dims],
             [int(h) for h in self.discriminator_dims],
             self.pac,
         )
 
-    def _activate(self, raw: torch.Tensor, hard: bool = False) -> torch.Tensor:
+    def _activate(self, raw: torch.Tensor) -> torch.Tensor:
         import torch
-        from torch.nn import functional
 
         layout = self._layout()
-        parts = [raw[:, : layout.n_numeric]]
-        parts += [functional.gumbel_softmax(raw[:, s], tau=0.2, hard=hard) for s in layout.slices]
-        return torch.cat(parts, 1)
+        if not layout.sizes:
+            return raw
+        return torch.cat([raw[:, : layout.n_numeric], layout.gumbel_softmax(raw, tau=0.2)], 1)
 
-    def _generate(self, cond: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    def _generate(self, given: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+        """Raw generator output for (B, K) given codes (-1 = not given)."""
         import torch
 
-        noise = torch.randn(cond.shape[0], int(self.noise_dim), generator=gen, device=cond.device)
-        return self.network_.generator(torch.cat([noise, cond], 1))
+        noise = torch.randn(given.shape[0], int(self.noise_dim), generator=gen, device=given.device)
+        return self.network_.generator(noise, given)
 
     def _train(self, tokens: np.ndarray, uniforms: dict[str, np.ndarray], rng: np.random.Generator) -> TrainingReport:
         import torch
@@ -172,10 +191,8 @@ class CTGANSynthesizer(NeuralSynthesizer):
         conditions = CategoryConditions(c_tr, layout.sizes)
         z_t, c_t = torch.as_tensor(z_tr, device=device), torch.as_tensor(c_tr, device=device)
         gan = self.network_
-        opt_g = torch.optim.Adam(gan.generator.parameters(), lr=self.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
-        opt_d = torch.optim.Adam(
-            gan.discriminator.parameters(), lr=self.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6
-        )
+        opt_g = adam(gan.generator.parameters(), device, lr=self.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
+        opt_d = adam(gan.discriminator.parameters(), device, lr=self.learning_rate, betas=(0.5, 0.9), weight_decay=1e-6)
         pac, d = self.pac, codes_all.shape[1]
         batch = max(pac, self.batch_rows(len(train_rows)) // pac * pac)
 
@@ -194,9 +211,9 @@ class CTGANSynthesizer(NeuralSynthesizer):
             cond = condition_vectors(given, layout.sizes)
             rows_t = torch.as_tensor(rows, device=device)
             real = torch.cat([layout.vectors(z_t[rows_t], c_t[rows_t]), cond], 1)
-            fake = torch.cat([self._activate(self._generate(cond)), cond], 1)
-            loss_d = -(gan.discriminator(real).mean() - gan.discriminator(fake.detach()).mean())
-            loss_d = loss_d + self._gradient_penalty(real, fake.detach())
+            with torch.no_grad():  # the discriminator's step needs no gradient through the generator
+                fake = torch.cat([self._activate(self._generate(given)), cond], 1)
+            loss_d = self._critic_loss(real, fake)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
@@ -204,7 +221,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
                 rows, cols, cats = conditions.training_by_sampling(batch, rng)
                 given = given_for(rows, cols, cats)
             cond = condition_vectors(given, layout.sizes)
-            raw = self._generate(cond)
+            raw = self._generate(given)
             loss_g = -gan.discriminator(torch.cat([self._activate(raw), cond], 1)).mean()
             if d:
                 loss_g = loss_g + layout.categorical_loss(raw, given.clamp(min=0), (given >= 0).float())
@@ -234,17 +251,21 @@ class CTGANSynthesizer(NeuralSynthesizer):
 
         return self._run_training(train_batch, validate, len(train_rows), rng, "CTGAN", batch_size=batch)
 
-    def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0) -> torch.Tensor:
+    def _critic_loss(self, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0) -> torch.Tensor:
+        """WGAN-GP critic loss: -(D(real) - D(fake)) + gradient penalty on random interpolations (one weight
+        per pac group). Real and fake rows go through the discriminator in one call (its rows are independent: no
+        batch norm): one product per layer instead of two. The interpolations get their own call, or the
+        penalty's double backward would run over all three parts (measured slower)."""
         import torch
 
-        pac = self.pac
-        alpha = torch.rand(real.shape[0] // pac, 1, 1, device=real.device).repeat(1, pac, real.shape[1])
-        alpha = alpha.reshape(-1, real.shape[1])
+        pac, n, width = self.pac, real.shape[0], real.shape[1]
+        alpha = torch.rand(n // pac, 1, 1, device=real.device).expand(n // pac, pac, width).reshape(n, width)
         mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        out = self.network_.discriminator(mixed)
-        grads = torch.autograd.grad(out.sum(), mixed, create_graph=True)[0]
-        norms = grads.reshape(-1, pac * real.shape[1]).norm(2, dim=1)
-        return ((norms - 1) ** 2).mean() * weight
+        out_real, out_fake = self.network_.discriminator(torch.cat([real, fake], 0)).split(n // pac)
+        out_mixed = self.network_.discriminator(mixed)
+        grads = torch.autograd.grad(out_mixed.sum(), mixed, create_graph=True)[0]
+        norms = grads.reshape(-1, pac * width).norm(2, dim=1)
+        return -(out_real.mean() - out_fake.mean()) + ((norms - 1) ** 2).mean() * weight
 
     # -- sampling ---------------------------------------------------------------------------------
     def _sample_mixed(self, given: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -265,8 +286,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
         with torch.no_grad():
             for start in range(0, n, 65_536):
                 part = slice(start, min(n, start + 65_536))
-                cond = condition_vectors(torch.as_tensor(given[part], device=device), layout.sizes)
-                raw = self._generate(cond, gen)
+                raw = self._generate(torch.as_tensor(given[part], device=device), gen)
                 z[part] = raw[:, : layout.n_numeric].clamp(-Z_LIMIT, Z_LIMIT).cpu().numpy()
                 codes[part] = layout.draw_categories(raw, rng)
         return z, codes

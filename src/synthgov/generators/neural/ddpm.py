@@ -20,7 +20,7 @@ import numpy as np
 
 from synthgov.generators.neural.base import NeuralSynthesizer
 from synthgov.generators.neural.encoding import Z_LIMIT
-from synthgov.generators.neural.torch_utils import sample_categorical, torch_generator
+from synthgov.generators.neural.torch_utils import adam, sample_categorical, torch_generator
 from synthgov.generators.neural.training import TrainingReport
 
 if TYPE_CHECKING:
@@ -149,7 +149,9 @@ class DDPMSynthesizer(NeuralSynthesizer):
         train_rows, val_rows = self.split_rows(len(tokens), rng)
         z_t, c_t = torch.as_tensor(z_all, device=device), torch.as_tensor(codes_all, device=device)
         train_idx, val_idx = torch.as_tensor(train_rows, device=device), torch.as_tensor(val_rows, device=device)
-        optimiser = torch.optim.AdamW(self.network_.parameters(), lr=self.learning_rate, weight_decay=1e-5)
+        optimiser = adam(
+            self.network_.parameters(), self.device_, decoupled=True, lr=self.learning_rate, weight_decay=1e-5
+        )
         gen = torch_generator(rng, device)
 
         def train_batch(rows: torch.Tensor) -> float:

@@ -31,6 +31,20 @@ def resolve_device(device: str) -> torch.device:
     return chosen
 
 
+def adam(params, device: torch.device, *, decoupled: bool = False, **options) -> torch.optim.Optimizer:
+    """Adam (or AdamW when ``decoupled``) with the fused kernel where this torch has one for ``device``: one
+    kernel for all parameters instead of a dozen small operations per tensor (about 10% of a small model's
+    step on a CPU); the update is the same."""
+    import torch
+
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    params = list(params)
+    try:
+        return cls(params, fused=device.type in ("cpu", "cuda"), **options)
+    except (RuntimeError, TypeError, ValueError):  # an older torch or a device without the fused kernel
+        return cls(params, **options)
+
+
 def torch_seed(rng: np.random.Generator) -> int:
     """A torch seed drawn from a numpy generator (so one seed drives both libraries)."""
     return int(rng.integers(0, 2**62))

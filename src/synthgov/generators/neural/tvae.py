@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from synthgov.generators.neural.base import NeuralSynthesizer
-from synthgov.generators.neural.conditioning import CategoryConditions, condition_vectors
+from synthgov.generators.neural.conditioning import CategoryConditions
 from synthgov.generators.neural.encoding import Z_LIMIT
-from synthgov.generators.neural.mixed import MixedLayout
-from synthgov.generators.neural.torch_utils import torch_generator
+from synthgov.generators.neural.mixed import MixedLayout, codes_linear
+from synthgov.generators.neural.torch_utils import adam, torch_generator
 from synthgov.generators.neural.training import TrainingReport
 
 if TYPE_CHECKING:
@@ -38,24 +38,34 @@ def _mlp(sizes: list[int]) -> torch.nn.Module:
     return nn.Sequential(*layers)
 
 
-def _network(layout: MixedLayout, cond_width: int, latent: int, hidden: tuple[int, ...]) -> torch.nn.Module:
+def _network(layout: MixedLayout, latent: int, hidden: tuple[int, ...]) -> torch.nn.Module:
+    """Encoder over [numbers, one-hot row, conditional vector], decoder over [latent, conditional vector]; the
+    one-hot parts enter through :func:`codes_linear` (the same layers as the paper's, as lookups)."""
     import torch
     from torch import nn
+
+    c = layout.n_categories
 
     class VAE(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.encoder = _mlp([layout.width + cond_width, *hidden])
+            self.encoder_in = codes_linear(layout.n_numeric, 2 * c, hidden[0])
+            self.encoder = _mlp(list(hidden))
             self.mu = nn.Linear(hidden[-1], latent)
             self.logvar = nn.Linear(hidden[-1], latent)
-            self.decoder = nn.Sequential(_mlp([latent + cond_width, *hidden]), nn.Linear(hidden[-1], layout.width))
+            self.decoder_in = codes_linear(latent, c, hidden[0])
+            self.decoder = nn.Sequential(_mlp(list(hidden)), nn.Linear(hidden[-1], layout.width))
             self.sigma = nn.Parameter(torch.full((layout.n_numeric,), 0.1))
 
-        def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            h = self.encoder(torch.cat([x, cond], 1))
+        def decode(self, latent: torch.Tensor, given: torch.Tensor) -> torch.Tensor:
+            cells = layout.cells(given, padding=c)
+            return self.decoder(torch.relu(self.decoder_in(latent, cells)))
+
+        def forward(self, z: torch.Tensor, codes: torch.Tensor, given: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            cells = torch.cat([layout.cells(codes), layout.cells(given, base=c, padding=2 * c)], 1)
+            h = self.encoder(torch.relu(self.encoder_in(z, cells)))
             mu, logvar = self.mu(h), self.logvar(h)
-            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-            return self.decoder(torch.cat([z, cond], 1)), mu, logvar
+            return self.decode(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar), given), mu, logvar
 
     return VAE()
 
@@ -108,15 +118,13 @@ class TVAESynthesizer(NeuralSynthesizer):
 
     def _build_network(self) -> torch.nn.Module:
         self.hidden = tuple(int(h) for h in self.hidden)
-        layout = self._layout()
-        return _network(layout, int(sum(layout.sizes)), int(self.latent_dim), self.hidden)
+        return _network(self._layout(), int(self.latent_dim), self.hidden)
 
-    def _elbo(self, z: torch.Tensor, codes: torch.Tensor, given: torch.Tensor, conditions: CategoryConditions):
+    def _elbo(self, z: torch.Tensor, codes: torch.Tensor, given: torch.Tensor):
         import torch
 
         layout, net = self._layout(), self.network_
-        cond = conditions.vectors(given)
-        out, mu, logvar = net(layout.vectors(z, codes), cond)
+        out, mu, logvar = net(z, codes, given)
         sigma = net.sigma.clamp(0.01, 1.0)
         n = layout.n_numeric
         numeric = (((z - out[:, :n]) ** 2) / (2 * sigma**2)).sum(1).mean() + torch.log(sigma).sum()
@@ -130,9 +138,8 @@ class TVAESynthesizer(NeuralSynthesizer):
         device = self.device_
         z_all, codes_all = self.encoding_.mixed(uniforms, tokens)
         train_rows, val_rows = self.split_rows(len(tokens), rng)
-        conditions = CategoryConditions(codes_all[train_rows], self._layout().sizes)
         z_t, c_t = torch.as_tensor(z_all, device=device), torch.as_tensor(codes_all, device=device)
-        optimiser = torch.optim.Adam(self.network_.parameters(), lr=self.learning_rate, weight_decay=1e-5)
+        optimiser = adam(self.network_.parameters(), device, lr=self.learning_rate, weight_decay=1e-5)
         d = codes_all.shape[1]
         val_reveal = torch.as_tensor(CategoryConditions.random_reveal(len(val_rows), d, rng), device=device)
         val_idx = torch.as_tensor(val_rows, device=device)
@@ -142,7 +149,7 @@ class TVAESynthesizer(NeuralSynthesizer):
             idx = train_idx[rows.to(device)]
             codes = c_t[idx]
             reveal = torch.as_tensor(CategoryConditions.random_reveal(len(idx), d, rng), device=device)
-            loss = self._elbo(z_t[idx], codes, torch.where(reveal, codes, -1), conditions)
+            loss = self._elbo(z_t[idx], codes, torch.where(reveal, codes, -1))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -153,7 +160,7 @@ class TVAESynthesizer(NeuralSynthesizer):
                 return None
             torch.manual_seed(0)  # the same reparameterisation noise every epoch: comparable losses
             codes = c_t[val_idx]
-            return float(self._elbo(z_t[val_idx], codes, torch.where(val_reveal, codes, -1), conditions))
+            return float(self._elbo(z_t[val_idx], codes, torch.where(val_reveal, codes, -1)))
 
         return self._run_training(train_batch, validate, len(train_rows), rng, "TVAE")
 
@@ -174,11 +181,11 @@ class TVAESynthesizer(NeuralSynthesizer):
         with torch.no_grad():
             for start in range(0, n, 65_536):
                 part = slice(start, min(n, start + 65_536))
-                cond = condition_vectors(torch.as_tensor(given[part], device=device), layout.sizes)
-                latent = torch.randn(cond.shape[0], int(self.latent_dim), generator=gen, device=device)
-                out = net.decoder(torch.cat([latent, cond], 1))
+                given_t = torch.as_tensor(given[part], device=device)
+                latent = torch.randn(len(given_t), int(self.latent_dim), generator=gen, device=device)
+                out = net.decode(latent, given_t)
                 sigma = net.sigma.clamp(0.01, 1.0)
-                noise = torch.randn(cond.shape[0], layout.n_numeric, generator=gen, device=device)
+                noise = torch.randn(len(given_t), layout.n_numeric, generator=gen, device=device)
                 z_out[part] = (out[:, : layout.n_numeric] + noise * sigma).clamp(-Z_LIMIT, Z_LIMIT).cpu().numpy()
                 codes[part] = layout.draw_categories(out, rng)
         return z_out, codes
