@@ -4,6 +4,7 @@
     python benchmarks/neural.py --only autoregressive # some of ours
     python benchmarks/neural.py --epoch-timing        # seconds per epoch: ours vs SDV CTGAN / TVAE
     python benchmarks/neural.py --widen 1000000       # the default generator on a 1M-row widening of Adult
+    python benchmarks/neural.py --only ctgan --no-peers --sdv ctgan   # ours vs SDV's CTGAN at 300 epochs
 
 Everything runs one after the other in the same order (ours, then TabularARGN, then SDV), each in its own process
 so that peak memory is its own. Quality: SDMetrics QualityReport against the train set (Shapes, Trends),
@@ -135,6 +136,52 @@ def _epoch_child(kind: str, name: str) -> None:
     print(json.dumps({"generator": label, "fit_1_epoch_s": one, "per_epoch_s": (five - one) / 4}))
 
 
+def run_sdv(name: str, epochs: int) -> dict | None:
+    """SDV's CTGAN or TVAE at ``epochs``, fitted and sampled in a fresh interpreter (see run_epoch_timing),
+    judged here like ours."""
+    import pandas as pd
+
+    import synthgov
+
+    real, test = _load()
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "sdv.csv"
+        done = subprocess.run(
+            [sys.executable, __file__, "--sdv-child", name, str(epochs), str(csv)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            print(done.stderr[-2000:])
+            return None
+        stats = json.loads(done.stdout.strip().splitlines()[-1])
+        synthetic = pd.read_csv(csv)
+    synthetic = synthetic.astype(
+        {c: real[c].dtype for c in real.columns if real[c].dtype.kind in "iu"}, errors="ignore"
+    )
+    return {**stats, **_judge_all(real, test, synthetic, synthgov.infer_schema(real))}
+
+
+def _sdv_child(name: str, epochs: str, csv: str) -> None:
+    warnings.simplefilter("ignore")
+    from sdv.metadata import Metadata
+    from sdv.single_table import CTGANSynthesizer, TVAESynthesizer
+
+    real, _ = _load()
+    metadata = Metadata.detect_from_dataframes({"adult": real})
+    cls = CTGANSynthesizer if name == "ctgan" else TVAESynthesizer
+    start = time.perf_counter()
+    model = cls(metadata, epochs=int(epochs))
+    model.fit({"adult": real})
+    fit = time.perf_counter() - start
+    start = time.perf_counter()
+    model.sample(len(real)).to_csv(csv, index=False)
+    sample = time.perf_counter() - start
+    label = f"SDV {name} ({epochs} epochs)"
+    print(json.dumps({"generator": label, "fit_s": fit, "sample_s": sample, "peak_mib": _peak_mib(), "epochs": epochs}))
+
+
 def run_widened(rows: int, queue) -> None:
     """The default generator on ``rows`` rows: Adult resampled with jittered numbers (a synthetic widening)."""
     warnings.simplefilter("ignore")
@@ -181,10 +228,16 @@ def main() -> None:
     parser.add_argument("--epoch-timing", action="store_true", help="seconds per epoch of ctgan/tvae vs SDV")
     parser.add_argument("--widen", type=int, help="also fit the default generator on this many widened rows")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--sdv", nargs="*", choices=["ctgan", "tvae"], help="also run SDV's CTGAN / TVAE")
+    parser.add_argument("--sdv-epochs", type=int, default=300, help="epochs for --sdv (default 300, as SDV)")
     parser.add_argument("--epoch-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--sdv-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.epoch_child:
         _epoch_child(*args.epoch_child)
+        return
+    if args.sdv_child:
+        _sdv_child(*args.sdv_child)
         return
     rows: list[dict] = []
     if args.epoch_timing:
@@ -207,13 +260,15 @@ def main() -> None:
             if ours and sdv:
                 print(f"{name}: {sdv['per_epoch_s'] / ours['per_epoch_s']:.1f}x faster per epoch than SDV")
     else:
-        for name in args.only or NEURAL:
+        for name in NEURAL if args.only is None else args.only:
             rows.append(_in_process(run_ours, name, {}))
         if not args.no_peers:
             peer = _in_process(run_tabularargn)
             if peer is None:
                 print("(TabularARGN not run: create .venv-mostly as in benchmarks/README.md)")
             rows.append(peer)
+        for name in args.sdv or []:
+            rows.append(run_sdv(name, args.sdv_epochs))
         if args.widen:
             rows.append(_in_process(run_widened, args.widen))
         rows = [r for r in rows if r]

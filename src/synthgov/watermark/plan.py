@@ -1,0 +1,147 @@
+"""What carries the watermark in a table, and at which scale (kept by the issuer, see :mod:`.registry`).
+
+Carriers are numeric columns with at least 20 distinct values outside their point masses (a value holding 5%
+or more of the column, such as 40 in hours-per-week, is never moved; a column with less than 20% of its cells
+outside point masses, such as capital-gain, carries nothing), on a grid at least 2.5 times finer than the
+lattice, and not a function of a categorical column (a derived column moved alone
+would break its dependency). Each carrier gets a lattice step ``w = step x robust scale`` and coarse bins of
+``coarse x w`` (whole lattice periods, so a marked value never leaves its coarse bin). Partners (the other
+half of a context) are the carriers and the categorical columns.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthgov.errors import InputError
+
+SCHEME = "synthgov-qim-v1"
+MIN_DISTINCT = 20
+ATOM_SHARE = 0.05
+MIN_FREE_SHARE = 0.2  # columns that are mostly point masses (capital-gain: 92% zeros) carry nothing
+
+
+@dataclass
+class Carrier:
+    step: float  # lattice period w
+    coarse: float  # coarse bin width W = k * w
+    grid: float  # value grid (1 for integers, 10^-d for d decimals, 0 for free floats)
+    atoms: list[float] = field(default_factory=list)
+
+
+@dataclass
+class WatermarkPlan:
+    id: str
+    key_id: str
+    carriers: dict[str, Carrier]
+    partners: list[str]
+    payload: int  # the 32-bit recipient id embedded
+    recipient: str | None = None
+    release_id: str | None = None
+    payload_bits: int = 32
+    payload_share: float = 0.5
+    strength: float = 0.5
+    scheme: str = SCHEME
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WatermarkPlan:
+        try:
+            carriers = {name: Carrier(**spec) for name, spec in data["carriers"].items()}
+            return cls(**{**data, "carriers": carriers})
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"not a synthgov watermark plan: {exc}") from None
+
+    def summary(self) -> dict[str, Any]:
+        """What a manifest may say (no key, no dithers): scheme, carriers and their scales."""
+        return {
+            "scheme": self.scheme,
+            "plan_id": self.id,
+            "carriers": {n: {"step": c.step, "coarse": c.coarse} for n, c in self.carriers.items()},
+            "payload_bits": self.payload_bits,
+        }
+
+
+def payload_of(recipient: str | None, release_id: str) -> int:
+    """32-bit payload: of the recipient's name when one is given, else of the release id."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256((recipient or release_id).encode("utf-8")).digest()[:4], "big")
+
+
+def _grid(values: np.ndarray) -> float:
+    if np.all(np.isclose(values, np.round(values))):
+        ints = np.abs(np.round(values).astype(np.int64))
+        g = int(np.gcd.reduce(ints[ints > 0])) if (ints > 0).any() else 1
+        return float(max(g, 1))
+    for decimals in range(1, 7):
+        if np.allclose(values, np.round(values, decimals), rtol=0, atol=1e-9):
+            return 10.0**-decimals
+    return 0.0
+
+
+def _is_derived(frame: pd.DataFrame, column: str, categorical: list[str]) -> bool:
+    for other in categorical:
+        if frame[other].nunique(dropna=False) > 1000:
+            continue
+        if frame.groupby(frame[other].astype("object").fillna("<NA>"), sort=False)[column].nunique().max() <= 1:
+            return True
+    return False
+
+
+def categorical_columns(frame: pd.DataFrame) -> list[str]:
+    return [
+        c
+        for c in frame.columns
+        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+        if not pd.api.types.is_datetime64_any_dtype(frame[c])
+    ]
+
+
+def make_plan(
+    frame: pd.DataFrame,
+    key_id: str,
+    *,
+    release_id: str | None = None,
+    recipient: str | None = None,
+    step: float = 0.25,
+    coarse: int = 2,
+) -> WatermarkPlan:
+    """The carriers of ``frame`` and their scales (see module docstring)."""
+    categorical = categorical_columns(frame)
+    carriers: dict[str, Carrier] = {}
+    for column in frame.columns:
+        series = frame[column]
+        if column in categorical or not pd.api.types.is_numeric_dtype(series):
+            continue
+        values = series.dropna().to_numpy(dtype=np.float64)
+        if len(values) == 0:
+            continue
+        uniques, counts = np.unique(values, return_counts=True)
+        atoms = uniques[counts >= ATOM_SHARE * len(values)]
+        rest = values[~np.isin(values, atoms)]
+        if np.unique(rest).size < MIN_DISTINCT or len(rest) < MIN_FREE_SHARE * len(values):
+            continue
+        q75, q25 = np.percentile(rest, [75, 25])
+        scale = (q75 - q25) / 1.349 or float(np.std(rest))
+        grid = _grid(rest)
+        if scale <= 0 or grid > step * scale / 2.5 or _is_derived(frame, column, categorical):
+            continue
+        carriers[str(column)] = Carrier(step * scale, coarse * step * scale, grid, [float(a) for a in atoms])
+    release_id = release_id or str(uuid.uuid4())
+    return WatermarkPlan(
+        id=uuid.uuid4().hex,
+        key_id=key_id,
+        carriers=carriers,
+        partners=[str(c) for c in frame.columns if str(c) in carriers or c in categorical],
+        payload=payload_of(recipient, release_id),
+        recipient=recipient,
+        release_id=release_id,
+    )
