@@ -1,8 +1,9 @@
 """Embedding: every carrier cell moves ``strength`` (default half) of the way to the nearest point of its
 context's keyed lattice ``residue + k * step`` (plus half a step where the context carries a payload bit of 1)
 inside its own coarse bin (a partial move keeps the values spread: the mean phasor of a cell is then
-sinc(1 - strength) = 0.64 instead of 1, at half the displacement), on the column's value grid and within the column's observed range; a cell that cannot (too close to a
-bin edge after rounding) stays as it is and merely adds noise at detection. Categories, missing values, point
+sinc(1 - strength) = 0.64 instead of 1, at half the displacement), on the column's value grid and within
+the column's observed range; a cell that cannot (too close to a bin edge after rounding) stays as it is and
+merely adds noise at detection. Categories, missing values, point
 masses and non-carrier columns are never touched.
 """
 
