@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import resource
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +36,13 @@ def generate(
     party: str | None = None,
     source_licence: str | None = None,
     evaluation: dict[str, Any] | None = None,
+    watermark: bool = True,
+    recipient: str | None = None,
 ) -> Release:
     """Fit ``generator`` on ``source`` (a table, or a rules spec for ``rules``) and sample ``rows`` rows
-    (default: as many as the input has). With ``out``, write the release folder there, with a manifest signed by
-    the local keystore (created on first use in ``$SYNTHGOV_HOME``)."""
+    (default: as many as the input has). With ``out``, write the release folder there: the rows carry the keyed
+    watermark (unless ``watermark=False``; ``recipient`` names who receives this copy, decoded from a leak) and
+    the manifest is signed by the local keystore (created on first use in ``$SYNTHGOV_HOME``)."""
     params = dict(params or {})
     cpu_started = time.process_time()
     wall_started = time.perf_counter()
@@ -69,12 +74,62 @@ def generate(
         sample_seconds=sample_seconds,
     )
     if out is not None:
-        release.files = write_release(data, out, schema=getattr(model, "schema_", None), csv=csv)
+        release_id = str(uuid.uuid4())
+        marking = _watermark(release, release_id, recipient) if watermark else None
+        release.files = write_release(release.data, out, schema=getattr(model, "schema_", None), csv=csv)
         release.files += _sign(
-            release, model, source, table, name, party, source_licence, evaluation, cpu_started, wall_started
+            release,
+            model,
+            source,
+            table,
+            name,
+            party,
+            source_licence,
+            evaluation,
+            cpu_started,
+            wall_started,
+            release_id=release_id,
+            marking=marking,
         )
     release.model = model
     return release
+
+
+def _watermark(release: Release, release_id: str, recipient: str | None) -> dict[str, Any]:
+    """Embed the keyed watermark in ``release.data`` and record the plan; the manifest's watermark section."""
+    import pandas as pd
+
+    from synthgov.release.keys import Keystore, watermark_key_id
+    from synthgov.watermark import embed, make_plan, registry
+
+    keystore = Keystore.default().ensure()
+    secret = keystore.watermark_secret()
+    key_id = watermark_key_id(secret)
+    fingerprint = int(pd.util.hash_pandas_object(release.data, index=False).sum())
+    plan = make_plan(
+        release.data,
+        key_id,
+        release_id=release_id,
+        recipient=recipient,
+        plan_seed=f"{key_id}|{release.generator}|{release.seed}|{recipient}|{fingerprint}",
+    )
+    if not plan.carriers:
+        return {
+            "embedded": False,
+            "scheme": plan.scheme,
+            "key_id": plan.key_id,
+            "note": "no column can carry the mark (it needs a numeric column with at least 20 distinct values)",
+        }
+    release.data = embed(release.data, plan, secret)
+    registry.save(plan)
+    return {
+        "embedded": True,
+        **plan.summary(),
+        "key_id": plan.key_id,
+        "plan_commitment": hashlib.sha256(json.dumps(plan.to_dict(), sort_keys=True).encode()).hexdigest(),
+        "recipient": recipient,
+        "detect": "synthgov detect <table> (needs this key and its plans)",
+    }
 
 
 def _sign(
@@ -88,6 +143,9 @@ def _sign(
     evaluation: dict[str, Any] | None,
     cpu_started: float,
     wall_started: float,
+    *,
+    release_id: str,
+    marking: dict[str, Any] | None,
 ) -> list[Path]:
     from synthgov.release.keys import Keystore
     from synthgov.release.manifest import base_predicate, energy_wh, source_fingerprint
@@ -121,6 +179,8 @@ def _sign(
         cost=cost,
         party=party,
         evaluation=evaluation,
+        release_id=release_id,
+        watermark=marking,
     )
     data_files = [p for p in release.files if p.name.startswith("synthetic.")]
     files = sign_release(release.folder, data_files, predicate, keystore)

@@ -42,8 +42,14 @@ def generate_command(
     save_model: bool = typer.Option(False, "--save-model", help="Also save the fitted model as model.synthgov."),
     party: str = typer.Option(None, "--party", help="Accountable party recorded in the signed manifest."),
     source_licence: str = typer.Option(None, "--source-licence", help="Licence of the source data, for the manifest."),
+    no_watermark: bool = typer.Option(
+        False, "--no-watermark", help="Release unmarked (to measure the watermark's cost); the manifest says so."
+    ),
+    recipient: str = typer.Option(
+        None, "--recipient", help="Who receives this copy: its 32-bit id is embedded and decoded from a leak."
+    ),
 ) -> None:
-    """Fit a generator on SOURCE and write a release folder with the synthetic table (synthetic.parquet)."""
+    """Fit a generator on SOURCE and write a signed, watermarked release folder (synthetic.parquet, manifest)."""
     from synthgov.pipeline import generate
 
     _check_rows(rows)
@@ -59,6 +65,8 @@ def generate_command(
             conditions=parse_conditions(condition),
             party=party,
             source_licence=source_licence,
+            watermark=not no_watermark,
+            recipient=recipient,
         )
         if save_model:
             release.files.append(release.model.save(out_dir / "model.synthgov"))
@@ -74,6 +82,12 @@ def _report(release: Release) -> None:
         f"[bold]{release.generator}[/] (seed {release.seed}) in "
         f"{release.fit_seconds:.1f} s fit + {release.sample_seconds:.1f} s sample"
     )
+    marking = (release.manifest or {}).get("statement", {}).get("predicate", {}).get("watermark", {})
+    if marking.get("embedded"):
+        carriers = ", ".join(marking.get("carriers", {}))
+        out.print(f"watermarked with key {marking['key_id']} (carriers: {carriers}); check with `synthgov detect`")
+    elif release.manifest is not None:
+        out.print(f"[yellow]not watermarked[/]: {marking.get('note', '')}")
     view = Table(title=f"release folder {release.folder.resolve()}")
     view.add_column("file")
     view.add_column("size", justify="right")

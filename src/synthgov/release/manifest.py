@@ -86,8 +86,10 @@ def base_predicate(
     intended_use: str | None = None,
     limitations: list[str] | None = None,
     evaluation: dict[str, Any] | None = None,
+    release_id: str | None = None,
+    watermark: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    release_id = str(uuid.uuid4())
+    release_id = release_id or str(uuid.uuid4())
     keys = keystore.index()
     return {
         "release": {
@@ -104,12 +106,8 @@ def base_predicate(
         "synthetic_category": "fully synthetic",
         "privacy": {"mechanism": "none", "epsilon": None, "delta": None},
         "evaluation": evaluation,
-        "watermark": {
-            "embedded": False,
-            "scheme": None,
-            "key_id": None,
-            "note": "watermarking is not yet part of this release format",
-        },
+        "watermark": watermark
+        or {"embedded": False, "scheme": None, "key_id": None, "note": "released unmarked (--no-watermark)"},
         "signing_key_id": keys["signing_key_id"],
         "compute": cost,
         "lineage": {"parents": [], "generation_depth": 0},
@@ -145,6 +143,12 @@ def energy_wh(cpu_seconds: float) -> float:
     return round(cpu_seconds * WATTS_PER_CPU_CORE / 3600, 6)
 
 
+def _watermark_line(marking: dict[str, Any]) -> str:
+    if not marking.get("embedded"):
+        return "none (" + str(marking.get("note", "unmarked")) + ")"
+    return f"{marking['scheme']}, key `{marking['key_id']}`, carriers {', '.join(marking.get('carriers', {}))}"
+
+
 def datasheet(document: dict[str, Any]) -> str:
     """A human-readable datasheet from the signed statement."""
     p = document["statement"]["predicate"]
@@ -173,7 +177,8 @@ by construction (identifiers are fresh, personal data columns are replaced by fa
 ## Process
 Generator parameters: `{json.dumps(p["generator"]["parameters"], sort_keys=True)}`; seed committed as
 `{p["seed_commitment"]}`; privacy mechanism: {p["privacy"]["mechanism"]}; generation depth
-{p["lineage"]["generation_depth"]}. Compute: {p["compute"]["cpu_seconds"]:.1f} CPU s,
+{p["lineage"]["generation_depth"]}; watermark: {_watermark_line(p["watermark"])}.
+Compute: {p["compute"]["cpu_seconds"]:.1f} CPU s,
 {p["compute"]["wall_seconds"]:.1f} s wall, peak memory {p["compute"]["peak_memory_mb"]:.0f} MB,
 about {p["compute"]["energy_wh"]:.4f} Wh.
 

@@ -105,8 +105,40 @@ def verify_release(folder: str | Path, public_key: Path | None = None) -> Verifi
     for entry in files:
         if subjects.get(entry["path"]) != entry["sha256"]:
             result.problems.append(f"{entry['path']}: statement subject digest differs from the integrity record")
+    _check_watermark(folder, statement["predicate"], files, result)
     result.valid = not result.problems
     return result
+
+
+def _check_watermark(folder: Path, predicate: dict[str, Any], files: list[dict[str, Any]], result: Verification):
+    """A release that says it is watermarked must carry the mark (checked when this keystore holds its key)."""
+    marking = predicate.get("watermark") or {}
+    if not marking.get("embedded"):
+        result.checks.append("watermark: the manifest says this release is unmarked")
+        return
+    store = Keystore.default()
+    if not store.exists():
+        result.checks.append(f"watermark: not checked (key {marking.get('key_id')} is not in this keystore)")
+        return
+    from synthgov.release.keys import watermark_key_id
+    from synthgov.watermark import detect, registry
+
+    secret = store.watermark_secret()
+    if watermark_key_id(secret) != marking.get("key_id"):
+        result.checks.append(f"watermark: not checked (key {marking.get('key_id')} is not in this keystore)")
+        return
+    plans = [p for p in registry.plans_for(marking["key_id"]) if p.id == marking.get("plan_id")]
+    data = [e for e in files if (folder / e["path"]).is_file()]
+    if not plans or not data:
+        result.checks.append("watermark: not checked (the plan of this release is not in this keystore)")
+        return
+    found = detect(integrity.read_data(folder / data[0]["path"]), plans, secret, marking["key_id"])
+    if found.p_value <= 1e-6:
+        result.checks.append(f"watermark: present (p = {found.p_value:.1e}, payload {found.payload_hex})")
+    else:
+        result.problems.append(
+            f"watermark: the manifest says marked, but the data does not carry it (p = {found.p_value:.2g})"
+        )
 
 
 def _check_file(folder: Path, entry: dict[str, Any], result: Verification) -> None:

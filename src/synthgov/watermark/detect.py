@@ -1,13 +1,17 @@
 """Detection: a blind test of a suspect table against the plans a keystore holds.
 
 Per context j (see :mod:`.cells`), the cells' phases ``2 pi (x - residue) / step`` are summed as unit
-phasors: ``C_j``. A marked table has every phasor near 0, so ``T = sum_j Re C_j`` is large. Under the null
-(real data, another key, a table never marked with this key), the keyed residue of each distinct context is
-uniform and independent of the data, so ``Re C_j = |C_j| cos(theta_j)`` with ``theta_j`` uniform, whatever
-the values are (discrete, repeated, rounded): duplicates only make ``|C_j|`` large, never the evidence. The
-p-value is the Chernoff bound ``min_lambda exp(-lambda T) prod_j I0(lambda |C_j|)`` (``I0`` is the moment
-generating function of ``cos theta``): exact as a bound, with no distributional assumption on the data.
-Several plans tested -> Bonferroni. Payload bits: the sign of the summed ``Re C_j`` of each bit's contexts.
+phasors: ``C_j = |C_j| exp(i theta_j)``. A marked table has ``theta_j`` near 0. Under the null (real data,
+another key, a table never marked with this key), the keyed residue of each distinct context is uniform and
+independent of the data, so ``theta_j`` is uniform and independent of ``|C_j|``, whatever the values are
+(discrete, repeated, rounded): duplicates only make ``|C_j|`` large, never the evidence. The statistic is
+``T = sum_j w_j cos(2 theta_j)`` (doubled, so that a payload bit's half-step shift does not matter) with
+weights ``w_j = |C_j| / (|C_j| + 2)`` (a function of the magnitude only);
+its p-value is the Chernoff bound ``min_lambda exp(-lambda T) prod_j I0(lambda w_j)`` (``I0`` is the moment
+generating function of ``cos theta``): valid as a bound, with no distributional assumption on the data.
+Several plans tested -> Bonferroni. Payload bits: the sign of ``sum_j w_j cos(theta_j)`` over each bit's
+contexts. A second statistic, ``sum_b |sum_{j in b} w_j cos(theta_j)|`` (bound times 2^bits seen), keeps the
+power of the undoubled angle on noisy or rounded tables; the p-value is twice the smaller of the two bounds.
 """
 
 from __future__ import annotations
@@ -81,20 +85,30 @@ def score(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> dict[str, 
     bit = np.concatenate([c.payload_bit for c in cells])
     real = np.bincount(context, weights=np.cos(phase), minlength=n_contexts)
     imag = np.bincount(context, weights=np.sin(phase), minlength=n_contexts)
-    ctx_bit = np.full(n_contexts, -1, dtype=np.int64)
+    ctx_bit = np.zeros(n_contexts, dtype=np.int64)
     ctx_bit[context] = bit
     magnitude = np.hypot(real, imag)
-    presence = ctx_bit < 0
-    total, mags = float(real[presence].sum()), magnitude[presence]
-    z = total / np.sqrt(max(np.sum(mags**2) / 2, 1e-12))
-    sums = np.bincount(ctx_bit[~presence], weights=real[~presence], minlength=plan.payload_bits)
-    scale = np.sqrt(np.bincount(ctx_bit[~presence], weights=magnitude[~presence] ** 2, minlength=plan.payload_bits) / 2)
-    payload = int(sum(1 << b for b in range(plan.payload_bits) if sums[b] < 0))
-    margins = [float(abs(s) / sc) if sc > 0 else 0.0 for s, sc in zip(sums, scale, strict=True)]
+    # weight of a context: a function of |C_j| only (independent of the key under the null, so the bound holds);
+    # saturating, so that a large context counts as one well-measured phase, not as thousands of cells
+    weight = magnitude / (magnitude + 2.0)
+    angle = np.arctan2(imag, real)
+    # presence: the doubled angle, blind to the payload's half-step shift (uniform under the null as well)
+    evidence = weight * np.cos(2 * angle)
+    total = float(evidence.sum())
+    z = total / np.sqrt(max(np.sum(weight**2) / 2, 1e-12))
+    votes = np.bincount(ctx_bit, weights=weight * np.cos(angle), minlength=plan.payload_bits)
+    # second test, for degraded tables (noise doubles in the doubled angle): the bit groups' votes in absolute
+    # value, sum_b |V_b|; E exp(l |V_b|) <= 2 prod I0(l w_j), so its bound carries 2^(groups seen)
+    groups = int(np.count_nonzero(np.bincount(ctx_bit, minlength=plan.payload_bits)))
+    log_p_votes = chernoff_log_p(float(np.abs(votes).sum()), weight) + groups * np.log(2.0)
+    scale = np.sqrt(np.bincount(ctx_bit, weights=weight**2, minlength=plan.payload_bits) / 2)
+    payload = int(sum(1 << b for b in range(plan.payload_bits) if votes[b] < 0))
+    margins = [float(abs(v) / sc) if sc > 0 else 0.0 for v, sc in zip(votes, scale, strict=True)]
     return {
-        "log_p": chernoff_log_p(total, mags),
+        # either test may speak: Bonferroni over the two
+        "log_p": min(0.0, np.log(2.0) + min(chernoff_log_p(total, weight), log_p_votes)),
         "z": float(z),
-        "contexts": int(presence.sum()),
+        "contexts": int(n_contexts),
         "payload": payload,
         "margins": margins,
     }
@@ -102,6 +116,10 @@ def score(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> dict[str, 
 
 def detect(frame: pd.DataFrame, plans: list[WatermarkPlan], secret: bytes, key_id: str | None) -> Detection:
     """Test ``frame`` against every plan (of one key); the p-value is Bonferroni-corrected over the plans."""
+    if not isinstance(frame, pd.DataFrame):
+        from synthgov.errors import InputError
+
+        raise InputError(f"detect needs a table (pandas DataFrame), got {type(frame).__name__}")
     best: tuple[float, WatermarkPlan | None, dict[str, Any]] = (0.0, None, {})
     for plan in plans:
         result = score(frame, plan, secret)

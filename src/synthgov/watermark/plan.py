@@ -2,11 +2,11 @@
 
 Carriers are numeric columns with at least 20 distinct values outside their point masses (a value holding 5%
 or more of the column, such as 40 in hours-per-week, is never moved; a column with less than 20% of its cells
-outside point masses, such as capital-gain, carries nothing), on a grid at least 2.5 times finer than the
-lattice, and not a function of a categorical column (a derived column moved alone
-would break its dependency). Each carrier gets a lattice step ``w = step x robust scale`` and coarse bins of
-``coarse x w`` (whole lattice periods, so a marked value never leaves its coarse bin). Partners (the other
-half of a context) are the carriers and the categorical columns.
+outside point masses, such as capital-gain, carries nothing) and not a function of a categorical column (a
+derived column moved alone would break its dependency). Each carrier gets a lattice step
+``w = max(step x robust scale, 2.5 value-grid steps)`` (at most a quarter of the robust scale, else the column
+is too coarse to carry anything) and coarse bins of ``coarse x w`` (whole lattice periods, so a marked value
+never leaves its coarse bin).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from synthgov.errors import InputError
 SCHEME = "synthgov-qim-v1"
 MIN_DISTINCT = 20
 ATOM_SHARE = 0.05
+MIN_GRID_STEPS = 2.5  # lattice >= 2.5 grid steps (age in whole years: 2.5 years)
+MAX_STEP = 0.25  # ... but never coarser than a quarter of the robust scale
 MIN_FREE_SHARE = 0.2  # columns that are mostly point masses (capital-gain: 92% zeros) carry nothing
 
 
@@ -39,13 +41,11 @@ class WatermarkPlan:
     id: str
     key_id: str
     carriers: dict[str, Carrier]
-    partners: list[str]
     payload: int  # the 32-bit recipient id embedded
     recipient: str | None = None
     release_id: str | None = None
     payload_bits: int = 32
-    payload_share: float = 0.5
-    strength: float = 0.5
+    strength: float = 0.8
     scheme: str = SCHEME
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,11 +69,11 @@ class WatermarkPlan:
         }
 
 
-def payload_of(recipient: str | None, release_id: str) -> int:
-    """32-bit payload: of the recipient's name when one is given, else of the release id."""
+def payload_of(recipient: str | None, plan_id: str) -> int:
+    """32-bit payload: of the recipient's name when one is given, else of the plan (one per release)."""
     import hashlib
 
-    return int.from_bytes(hashlib.sha256((recipient or release_id).encode("utf-8")).digest()[:4], "big")
+    return int.from_bytes(hashlib.sha256((recipient or plan_id).encode("utf-8")).digest()[:4], "big")
 
 
 def _grid(values: np.ndarray) -> float:
@@ -91,7 +91,8 @@ def _is_derived(frame: pd.DataFrame, column: str, categorical: list[str]) -> boo
     for other in categorical:
         if frame[other].nunique(dropna=False) > 1000:
             continue
-        if frame.groupby(frame[other].astype("object").fillna("<NA>"), sort=False)[column].nunique().max() <= 1:
+        keys = frame[other].astype("object").where(frame[other].notna(), "<NA>")
+        if frame.groupby(keys, sort=False)[column].nunique().max() <= 1:
             return True
     return False
 
@@ -111,10 +112,12 @@ def make_plan(
     *,
     release_id: str | None = None,
     recipient: str | None = None,
-    step: float = 0.25,
-    coarse: int = 2,
+    step: float = 0.1,
+    coarse: int = 1,
+    plan_seed: str | None = None,
 ) -> WatermarkPlan:
-    """The carriers of ``frame`` and their scales (see module docstring)."""
+    """The carriers of ``frame`` and their scales (see module docstring). ``plan_seed`` makes the plan id (and
+    so every dither) a function of it: the same seed, key and table give the same marked rows."""
     categorical = categorical_columns(frame)
     carriers: dict[str, Carrier] = {}
     for column in frame.columns:
@@ -132,16 +135,20 @@ def make_plan(
         q75, q25 = np.percentile(rest, [75, 25])
         scale = (q75 - q25) / 1.349 or float(np.std(rest))
         grid = _grid(rest)
-        if scale <= 0 or grid > step * scale / 2.5 or _is_derived(frame, column, categorical):
+        if scale <= 0 or _is_derived(frame, column, categorical):
             continue
-        carriers[str(column)] = Carrier(step * scale, coarse * step * scale, grid, [float(a) for a in atoms])
-    release_id = release_id or str(uuid.uuid4())
+        lattice = max(step * scale, MIN_GRID_STEPS * grid)  # a lattice the value grid can express
+        if lattice > MAX_STEP * scale:
+            continue
+        carriers[str(column)] = Carrier(lattice, coarse * lattice, grid, [float(a) for a in atoms])
+    import hashlib
+
+    plan_id = hashlib.sha256(plan_seed.encode()).hexdigest()[:32] if plan_seed is not None else uuid.uuid4().hex
     return WatermarkPlan(
-        id=uuid.uuid4().hex,
+        id=plan_id,
         key_id=key_id,
         carriers=carriers,
-        partners=[str(c) for c in frame.columns if str(c) in carriers or c in categorical],
-        payload=payload_of(recipient, release_id),
+        payload=payload_of(recipient, plan_id),
         recipient=recipient,
         release_id=release_id,
     )
