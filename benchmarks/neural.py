@@ -176,7 +176,8 @@ def _sdv_child(name: str, epochs: str, csv: str) -> None:
     model.fit({"adult": real})
     fit = time.perf_counter() - start
     start = time.perf_counter()
-    model.sample(len(real)).to_csv(csv, index=False)
+    sampled = model.sample(len(real))
+    (sampled["adult"] if isinstance(sampled, dict) else sampled).to_csv(csv, index=False)  # SDV 2: a dict
     sample = time.perf_counter() - start
     label = f"SDV {name} ({epochs} epochs)"
     print(json.dumps({"generator": label, "fit_s": fit, "sample_s": sample, "peak_mib": _peak_mib(), "epochs": epochs}))
