@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from synthgov.watermark import prf
-from synthgov.watermark.plan import WatermarkPlan
+from synthgov.watermark.plan import Carrier, WatermarkPlan
+
+COARSE_GRID = 10  # a lattice of fewer value-grid steps than this is "coarse" (age in years: 2.5 steps)
 
 
 @dataclass
@@ -64,3 +66,50 @@ def table_cells(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> tupl
         payload_bit = role[ctx]
         out.append(Cells(column, rows, values, own, ctx, residue_unit[ctx] * step, payload_bit))
     return out, len(labels)
+
+
+def is_coarse(carrier: Carrier) -> bool:
+    return carrier.grid > 0 and carrier.step / carrier.grid < COARSE_GRID
+
+
+def bin_bounds(c: Cells, carrier: Carrier) -> tuple[np.ndarray, np.ndarray]:
+    """Where a cell may go: its own coarse bin ``[low, high)``, within the carrier's observed range."""
+    low, high = c.own_bin * carrier.coarse, (c.own_bin + 1) * carrier.coarse
+    if carrier.low is not None:
+        low = np.maximum(low, carrier.low)
+    if carrier.high is not None:
+        high = np.minimum(high, carrier.high + (carrier.grid / 2 if carrier.grid > 0 else carrier.step * 1e-6))
+    return low, high
+
+
+def _wrapped(phase: np.ndarray) -> np.ndarray:
+    return np.abs((phase + 0.5) % 1.0 - 0.5)
+
+
+def nearest_grid_value(c: Cells, carrier: Carrier, target: np.ndarray) -> np.ndarray:
+    """On a coarse grid: the grid value of each cell's reachable bin whose phase is nearest the lattice
+    ``target + k * step`` (NaN where the bin holds no grid value)."""
+    step, grid = carrier.step, carrier.grid
+    low, high = bin_bounds(c, carrier)
+    first = np.ceil(low / grid - 1e-9) * grid
+    best, best_phase = np.full(len(c.values), np.nan), np.full(len(c.values), np.inf)
+    for k in range(int(np.ceil(carrier.coarse / grid)) + 1):
+        candidate = first + k * grid
+        phase = np.where(candidate < high - 1e-9, _wrapped((candidate - target) / step), np.inf)
+        better = phase < best_phase - 1e-12
+        best, best_phase = np.where(better, candidate, best), np.minimum(best_phase, phase)
+    return best
+
+
+def payload_evidence(c: Cells, carrier: Carrier) -> np.ndarray:
+    """Each cell's vote for its payload bit (positive: 0, negative: 1). On a fine grid, the cosine of its phase;
+    on a coarse grid, whether it sits on the bit-0 or the bit-1 target value of its bin (a moved cell counts
+    one whatever the phase its grid allows; a bin where both targets coincide says nothing)."""
+    if not is_coarse(carrier):
+        return np.cos(2 * np.pi * (c.values - c.residue) / carrier.step)
+    zero = nearest_grid_value(c, carrier, c.residue)
+    one = nearest_grid_value(c, carrier, c.residue + carrier.step / 2)
+    informative = zero != one
+    on_zero = np.isclose(c.values, zero) & informative
+    on_one = np.isclose(c.values, one) & informative
+    return on_zero.astype(np.float64) - on_one.astype(np.float64)

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from synthgov.watermark.cells import table_cells
+from synthgov.watermark.cells import payload_evidence, table_cells
 from synthgov.watermark.plan import WatermarkPlan
 
 
@@ -101,9 +101,13 @@ def score(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> dict[str, 
     # value, sum_b |V_b|; E exp(l |V_b|) <= 2 prod I0(l w_j), so its bound carries 2^(groups seen)
     groups = int(np.count_nonzero(np.bincount(ctx_bit, minlength=plan.payload_bits)))
     log_p_votes = chernoff_log_p(float(np.abs(votes).sum()), weight) + groups * np.log(2.0)
-    scale = np.sqrt(np.bincount(ctx_bit, weights=weight**2, minlength=plan.payload_bits) / 2)
-    payload = int(sum(1 << b for b in range(plan.payload_bits) if votes[b] < 0))
-    margins = [float(abs(v) / sc) if sc > 0 else 0.0 for v, sc in zip(votes, scale, strict=True)]
+    # the payload, read once the mark is present: every cell votes for its bit (see cells.payload_evidence);
+    # large contexts count in full here, as their cells are what the embedding moved
+    evidence_cells = np.concatenate([payload_evidence(c, plan.carriers[c.column]) for c in cells])
+    bit_votes = np.bincount(bit, weights=evidence_cells, minlength=plan.payload_bits)
+    spread = np.sqrt(np.bincount(bit, weights=evidence_cells**2, minlength=plan.payload_bits))
+    payload = int(sum(1 << b for b in range(plan.payload_bits) if bit_votes[b] < 0))
+    margins = [float(abs(v) / sd) if sd > 0 else 0.0 for v, sd in zip(bit_votes, spread, strict=True)]
     return {
         # either test may speak: Bonferroni over the two
         "log_p": min(0.0, np.log(2.0) + min(chernoff_log_p(total, weight), log_p_votes)),

@@ -18,32 +18,14 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from synthgov.watermark.cells import Cells, table_cells
-from synthgov.watermark.plan import Carrier, WatermarkPlan
+from synthgov.watermark.cells import bin_bounds, is_coarse, nearest_grid_value, table_cells
+from synthgov.watermark.plan import WatermarkPlan
 
-COARSE_GRID = 10  # a lattice of fewer grid steps than this is "coarse"
 COARSE_SHARE = 0.7  # coarse columns move less often: each move is a whole grid step (age: 3 KS points at 0.65)
 
 
 def payload_bits(payload: int, n_bits: int) -> np.ndarray:
     return np.array([(payload >> b) & 1 for b in range(n_bits)], dtype=np.int64)
-
-
-def _wrapped(phase: np.ndarray) -> np.ndarray:
-    return np.abs((phase + 0.5) % 1.0 - 0.5)
-
-
-def _coarse_grid_moves(c: Cells, carrier: Carrier, target: np.ndarray, low: np.ndarray, high: np.ndarray):
-    step, grid = carrier.step, carrier.grid
-    first = np.ceil(low / grid - 1e-9) * grid
-    best, best_phase = c.values.copy(), _wrapped((c.values - target) / step)
-    for k in range(int(np.ceil(carrier.coarse / grid)) + 1):
-        candidate = first + k * grid
-        inside = candidate < high - 1e-9
-        phase = np.where(inside, _wrapped((candidate - target) / step), np.inf)
-        better = phase < best_phase - 1e-12
-        best, best_phase = np.where(better, candidate, best), np.minimum(best_phase, phase)
-    return best
 
 
 def embed(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> pd.DataFrame:
@@ -54,11 +36,12 @@ def embed(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> pd.DataFra
     cells, _ = table_cells(frame, plan, secret)
     for c in cells:
         carrier = plan.carriers[c.column]
-        step, width = carrier.step, carrier.coarse
+        step = carrier.step
         target = c.residue + bits[c.payload_bit] * step / 2
-        low, high = c.own_bin * width, (c.own_bin + 1) * width
-        if carrier.grid > 0 and step / carrier.grid < COARSE_GRID:
-            best = _coarse_grid_moves(c, carrier, target, low, high)
+        low, high = bin_bounds(c, carrier)
+        if is_coarse(carrier):
+            best = nearest_grid_value(c, carrier, target)
+            best = np.where(np.isnan(best), c.values, best)
             moved = np.where(rng.random(len(best)) < plan.strength * COARSE_SHARE, best, c.values)
         else:
             nearest = target + step * np.round((c.values - target) / step)

@@ -34,6 +34,8 @@ class Carrier:
     coarse: float  # coarse bin width W = k * w
     grid: float  # value grid (1 for integers, 10^-d for d decimals, 0 for free floats)
     atoms: list[float] = field(default_factory=list)
+    low: float | None = None  # the observed range at embedding: no value is moved outside it, and payload
+    high: float | None = None  # decoding knows which lattice points were reachable in an edge bin
 
 
 @dataclass
@@ -140,7 +142,9 @@ def make_plan(
         lattice = max(step * scale, MIN_GRID_STEPS * grid)  # a lattice the value grid can express
         if lattice > MAX_STEP * scale:
             continue
-        carriers[str(column)] = Carrier(lattice, coarse * lattice, grid, [float(a) for a in atoms])
+        carriers[str(column)] = Carrier(
+            lattice, coarse * lattice, grid, [float(a) for a in atoms], float(values.min()), float(values.max())
+        )
     import hashlib
 
     plan_id = hashlib.sha256(plan_seed.encode()).hexdigest()[:32] if plan_seed is not None else uuid.uuid4().hex
