@@ -2,7 +2,7 @@
 
 Every user mistake (a missing file, a schema that does not match the data, an unknown column in a condition)
 raises a subclass of :class:`SynthgovError` with a one-line message. The CLI prints that line and exits with
-code 2; it never shows a traceback for them.
+code 2 (3 for a refusal by a guard or a policy); it never shows a traceback for them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,14 @@ from __future__ import annotations
 
 class SynthgovError(Exception):
     """Base class of synthgov's own errors."""
+
+    exit_code = 2  # what the CLI exits with
+
+
+class RefusedError(SynthgovError):
+    """A guard or a policy refused the operation (for example training on synthetic data); exit code 3."""
+
+    exit_code = 3
 
 
 class InputError(SynthgovError, ValueError):

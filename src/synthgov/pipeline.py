@@ -38,11 +38,18 @@ def generate(
     evaluation: dict[str, Any] | None = None,
     watermark: bool = True,
     recipient: str | None = None,
+    allow_synthetic: bool = False,
+    policy: Any = None,
 ) -> Release:
     """Fit ``generator`` on ``source`` (a table, or a rules spec for ``rules``) and sample ``rows`` rows
     (default: as many as the input has). With ``out``, write the release folder there: the rows carry the keyed
     watermark (unless ``watermark=False``; ``recipient`` names who receives this copy, decoded from a leak) and
-    the manifest is signed by the local keystore (created on first use in ``$SYNTHGOV_HOME``)."""
+    the manifest is signed by the local keystore (created on first use in ``$SYNTHGOV_HOME``).
+
+    Before fitting, the synthetic-data guard checks the table (:mod:`synthgov.collapse.guard`): one of this
+    issuer's releases is refused (:class:`~synthgov.errors.RefusedError`) unless ``allow_synthetic``; then the
+    manifest's lineage records its parents, generation depth and synthetic share, within ``policy`` (a
+    :class:`~synthgov.collapse.guard.Policy` or a policy file; default ``$SYNTHGOV_HOME/policy.yaml``)."""
     params = dict(params or {})
     cpu_started = time.process_time()
     wall_started = time.perf_counter()
@@ -54,11 +61,20 @@ def generate(
     model = registry.synthesizer(name, seed=seed, **params)
     started = time.perf_counter()
     table = None
+    verdict = None
     if name == "rules":
         model.fit(source)
         n_rows = rows or model.spec_.rows or 1000  # type: ignore[attr-defined]
     else:
+        from synthgov.collapse.guard import enforce
+
         table = read_table(source)
+        verdict = enforce(
+            table,
+            source if isinstance(source, (str, Path)) else None,
+            allow_synthetic=allow_synthetic,
+            policy=policy,
+        )
         model.fit(table, schema)
         n_rows = rows or len(table)
     fit_seconds = time.perf_counter() - started
@@ -90,6 +106,17 @@ def generate(
             wall_started,
             release_id=release_id,
             marking=marking,
+            lineage=verdict.lineage(allow_synthetic) if verdict is not None else None,
+        )
+        from synthgov.release import ledger
+
+        ledger.record(
+            release_id,
+            release.folder / "manifest.json",
+            release.data,
+            [p for p in release.files if p.name.startswith("synthetic.")],
+            verdict.generation_depth if verdict is not None else 0,
+            table,
         )
     release.model = model
     return release
@@ -101,6 +128,7 @@ def _watermark(release: Release, release_id: str, recipient: str | None) -> dict
 
     from synthgov.release.keys import Keystore, watermark_key_id
     from synthgov.watermark import embed, make_plan, registry
+    from synthgov.watermark.detect import signed_vote
 
     keystore = Keystore.default().ensure()
     secret = keystore.watermark_secret()
@@ -121,6 +149,7 @@ def _watermark(release: Release, release_id: str, recipient: str | None) -> dict
             "note": "no column can carry the mark (it needs a numeric column with at least 20 distinct values)",
         }
     release.data = embed(release.data, plan, secret)
+    plan.coherence = signed_vote(release.data, plan, secret)
     registry.save(plan)
     return {
         "embedded": True,
@@ -146,6 +175,7 @@ def _sign(
     *,
     release_id: str,
     marking: dict[str, Any] | None,
+    lineage: dict[str, Any] | None = None,
 ) -> list[Path]:
     from synthgov.release.keys import Keystore
     from synthgov.release.manifest import base_predicate, energy_wh, source_fingerprint
@@ -181,6 +211,7 @@ def _sign(
         evaluation=evaluation,
         release_id=release_id,
         watermark=marking,
+        lineage=lineage,
     )
     data_files = [p for p in release.files if p.name.startswith("synthetic.")]
     files = sign_release(release.folder, data_files, predicate, keystore)

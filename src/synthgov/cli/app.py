@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from synthgov import __version__
-from synthgov.cli import detect, evaluate, generate, release, schema
+from synthgov.cli import collapse, detect, evaluate, generate, release, schema
 
 app = typer.Typer(
     name="synthgov",
@@ -34,3 +34,4 @@ evaluate.register(app)
 release.register(app)
 detect.register(app)
 schema.register(app)
+collapse.register(app)

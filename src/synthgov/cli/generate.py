@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 from synthgov.cli.ui import err, fail, out, parse_conditions, progress_bars, user_errors
 
 GENERATOR_HELP = "Generator name (see `synthgov generators`); default: the best quality per second synthgov has."
+ALLOW_HELP = "Train on a table that is synthetic (one of our releases); the manifest records depth and share."
+POLICY_HELP = "Policy file (YAML: max_generation_depth, max_synthetic_share); default $SYNTHGOV_HOME/policy.yaml."
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +50,8 @@ def generate_command(
     recipient: str = typer.Option(
         None, "--recipient", help="Who receives this copy: its 32-bit id is embedded and decoded from a leak."
     ),
+    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP),
+    policy: Path = typer.Option(None, "--policy", help=POLICY_HELP),
 ) -> None:
     """Fit a generator on SOURCE and write a signed, watermarked release folder (synthetic.parquet, manifest)."""
     from synthgov.pipeline import generate
@@ -67,6 +71,8 @@ def generate_command(
             source_licence=source_licence,
             watermark=not no_watermark,
             recipient=recipient,
+            allow_synthetic=allow_synthetic,
+            policy=policy,
         )
         if save_model:
             release.files.append(release.model.save(out_dir / "model.synthgov"))
@@ -102,6 +108,8 @@ def fit_command(
     seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
     model_path: Path = typer.Option(Path("model.synthgov"), "--model", "-m", help="Where to save the fitted model."),
     schema: Path = typer.Option(None, "--schema", help="Schema file overriding inference."),
+    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP),
+    policy: Path = typer.Option(None, "--policy", help=POLICY_HELP),
 ) -> None:
     """Fit a generator on SOURCE and save the model (JSON + npz, no pickle)."""
     from synthgov.generators import registry
@@ -112,7 +120,15 @@ def fit_command(
         if is_rules_spec(source) and generator not in (None, "rules"):
             fail(f"{source} is a rules spec; it can only be used with the 'rules' generator")
         model = registry.synthesizer(name, seed=seed)
-        model.fit(source) if name == "rules" else model.fit(source, schema)
+        if name == "rules":
+            model.fit(source)
+        else:
+            from synthgov.collapse.guard import enforce
+            from synthgov.table.io import read_table
+
+            table = read_table(source)
+            enforce(table, source, allow_synthetic=allow_synthetic, policy=policy)
+            model.fit(table, schema)
         model.save(model_path)
     out.print(f"[bold green]saved[/] {name} model to [bold]{model_path}[/] (seed {model.seed_})")
 

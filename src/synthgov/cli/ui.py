@@ -71,7 +71,7 @@ def user_errors() -> Iterator[None]:
         yield
     except SynthgovError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        raise typer.Exit(code=getattr(exc, "exit_code", 2)) from None
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(code=130) from None

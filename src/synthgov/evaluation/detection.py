@@ -13,7 +13,9 @@ DETECTION_ROWS = 10_000  # per table
 ALPHA_BETA_ROWS = 5_000
 
 
-def detection_auc(tables: Tables, encoding: Encoding, rng: np.random.Generator, folds: int = 3) -> dict[str, Any]:
+def detection_auc(
+    tables: Tables, encoding: Encoding, rng: np.random.Generator, folds: int = 3, rows: int = DETECTION_ROWS
+) -> dict[str, Any]:
     """Cross-validated ROC AUC of gradient boosting telling real rows from synthetic ones (0.5: indistinguishable).
 
     Identical rows are kept in the same fold (grouped cross-validation): otherwise a synthetic copy of a real
@@ -23,8 +25,8 @@ def detection_auc(tables: Tables, encoding: Encoding, rng: np.random.Generator, 
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold
 
-    real = sample_rows(tables.real, DETECTION_ROWS, rng)
-    synthetic = sample_rows(tables.synthetic, DETECTION_ROWS, rng)
+    real = sample_rows(tables.real, rows, rng)
+    synthetic = sample_rows(tables.synthetic, rows, rng)
     x = pd.concat([encoding.model_frame(real), encoding.model_frame(synthetic)], ignore_index=True)
     y = np.r_[np.zeros(len(real)), np.ones(len(synthetic))]
     rows = pd.concat([real[tables.columns], synthetic[tables.columns]], ignore_index=True).astype(str)

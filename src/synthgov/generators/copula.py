@@ -1,9 +1,10 @@
 """Gaussian copula with exact marginals and exact conditional sampling.
 
 Fit: every modelled column goes to the uniform scale by a randomised PIT (see :mod:`marginals`), then to normal
-scores ``z = Phi^-1(u)``; the copula is the correlation matrix of ``z``. The order in which a categorical
-column's categories are laid out on the uniform scale decides how much of its association with other columns
-a single latent dimension can carry; we order them by their first-dimension scores in a multiple
+scores ``z = Phi^-1(u)``; the copula is the latent correlation matrix of ``z``: the correlations of discrete
+columns corrected for the attenuation the randomised PIT causes (:func:`_latent_correlation`). The order in
+which a categorical column's categories are laid out on the uniform scale decides how much of its association
+with other columns a single latent dimension can carry; we order them by their first-dimension scores in a multiple
 correspondence analysis (MCA) of all columns (numbers binned by deciles), the 1-D scaling that maximises the
 average squared correlation between columns (homogeneity analysis, Gifi 1990).
 
@@ -31,6 +32,29 @@ _EPS = 1e-9
 
 def _ndtri(u: np.ndarray) -> np.ndarray:
     return special.ndtri(np.clip(u, _EPS, 1 - _EPS))
+
+
+MAX_LATENT = 0.97  # a corrected correlation is capped here (the first-order correction overshoots near 1)
+
+
+def _latent_correlation(z: np.ndarray, z_again: np.ndarray) -> np.ndarray:
+    """The latent correlation matrix from two independent randomised-PIT draws of the same rows.
+
+    A randomised PIT of a discrete column (a category, a point mass, a missing value) puts a fresh draw within
+    the cell's interval, so its normal score is ``E[z | cell] + noise`` and every correlation with it shrinks
+    by the column's reliability ``a = Var(E[z | cell])`` (Stein's lemma: ``Cov(g_i(z_i), g_j(z_j)) ~ rho a_i a_j``
+    to first order in rho). ``a`` is the correlation of the two draws (1 for a continuous column); the latent
+    correlation is ``r_ij / (a_i a_j)``, capped at 0.97 and projected to the nearest correlation matrix.
+    Without it the copula fitted to its own samples loses association at every refit (Adult, trends 0.874 ->
+    0.850 in 5 generations even when real rows are kept, see docs/collapse.md); with it, 0.906 -> 0.902."""
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # constant columns or a single row
+        corr = np.atleast_2d(np.corrcoef(z, rowvar=False))
+        a = np.array([np.corrcoef(z[:, j], z_again[:, j])[0, 1] for j in range(z.shape[1])])
+    a = np.clip(np.nan_to_num(a, nan=1.0), 0.05, 1.0)
+    corr = np.clip(np.nan_to_num(corr, nan=0.0) / np.outer(a, a), -MAX_LATENT, MAX_LATENT)
+    np.fill_diagonal(corr, 1.0)
+    return _nearest_correlation(corr)
 
 
 class GaussianCopulaSynthesizer(TabularSynthesizer):
@@ -67,13 +91,15 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
             uniforms = t.to_uniforms(frame, rng, self.orders_, columns) if self.orders_ else base
             self.columns_ = list(uniforms)
             if self.columns_:
+                # a second randomised PIT of the same rows measures each column's reliability
+                again = (
+                    t.to_uniforms(frame, rng, self.orders_, columns)
+                    if self.orders_
+                    else t.to_uniforms(frame, rng, columns=columns)
+                )
                 z = np.column_stack([_ndtri(uniforms[c]) for c in self.columns_])
-                with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)  # constant columns or a single row
-                    corr = np.atleast_2d(np.corrcoef(z, rowvar=False))
-                corr = np.nan_to_num(corr, nan=0.0)
-                np.fill_diagonal(corr, 1.0)
-                self.correlation_ = _nearest_correlation(corr)
+                z_again = np.column_stack([_ndtri(again[c]) for c in self.columns_])
+                self.correlation_ = _latent_correlation(z, z_again)
             else:
                 self.correlation_ = np.zeros((0, 0))
 

@@ -68,7 +68,8 @@ def prov_json(predicate: dict[str, Any]) -> str:
     doc.wasAttributedTo(release, party)
     doc.wasDerivedFrom(release, source)
     for parent in predicate["lineage"].get("parents", []):
-        doc.wasDerivedFrom(release, doc.entity(f"synthgov:manifest-{parent}"))
+        name = parent.get("manifest_sha256") or parent.get("release_id") if isinstance(parent, dict) else parent
+        doc.wasDerivedFrom(release, doc.entity(f"synthgov:release-{name}", {"prov:label": "parent synthetic release"}))
     return doc.serialize(format="json", indent=2)
 
 

@@ -88,6 +88,7 @@ def base_predicate(
     evaluation: dict[str, Any] | None = None,
     release_id: str | None = None,
     watermark: dict[str, Any] | None = None,
+    lineage: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     release_id = release_id or str(uuid.uuid4())
     keys = keystore.index()
@@ -110,7 +111,7 @@ def base_predicate(
         or {"embedded": False, "scheme": None, "key_id": None, "note": "released unmarked (--no-watermark)"},
         "signing_key_id": keys["signing_key_id"],
         "compute": cost,
-        "lineage": {"parents": [], "generation_depth": 0},
+        "lineage": lineage or {"parents": [], "generation_depth": 0, "synthetic_share_of_training": 0.0},
         "use": {
             "intended_use": intended_use or "analysis, testing and model development without access to the real rows",
             "limitations": limitations
@@ -177,7 +178,7 @@ by construction (identifiers are fresh, personal data columns are replaced by fa
 ## Process
 Generator parameters: `{json.dumps(p["generator"]["parameters"], sort_keys=True)}`; seed committed as
 `{p["seed_commitment"]}`; privacy mechanism: {p["privacy"]["mechanism"]}; generation depth
-{p["lineage"]["generation_depth"]}; watermark: {_watermark_line(p["watermark"])}.
+{p["lineage"]["generation_depth"]} ({_lineage_line(p["lineage"])}); watermark: {_watermark_line(p["watermark"])}.
 Compute: {p["compute"]["cpu_seconds"]:.1f} CPU s,
 {p["compute"]["wall_seconds"]:.1f} s wall, peak memory {p["compute"]["peak_memory_mb"]:.0f} MB,
 about {p["compute"]["energy_wh"]:.4f} Wh.
@@ -189,3 +190,11 @@ about {p["compute"]["energy_wh"]:.4f} Wh.
 Intended use: {p["use"]["intended_use"]}.
 {chr(10).join("- " + item for item in p["use"]["limitations"])}
 """
+
+
+def _lineage_line(lineage: dict[str, Any]) -> str:
+    if not lineage.get("parents"):
+        return "trained on real data"
+    names = ", ".join(str(parent.get("release_id")) for parent in lineage["parents"] if isinstance(parent, dict))
+    share = lineage.get("synthetic_share_of_training")
+    return f"trained on synthetic data of release(s) {names}, {share:.0%} of the training rows, allowed explicitly"

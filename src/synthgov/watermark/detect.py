@@ -144,3 +144,15 @@ def detect(frame: pd.DataFrame, plans: list[WatermarkPlan], secret: bytes, key_i
         plans_tested=len(plans),
         bit_margins=result.get("margins", []) if found else [],
     )
+
+
+def signed_vote(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> float:
+    """Mean payload vote of the carrier cells of ``frame``, signed by the plan's own payload bits: about
+    ``plan.coherence`` on the marked release, about 0 on rows the plan did not mark (the keyed targets are
+    independent of them), so the ratio estimates the share of marked rows in a mixed table."""
+    cells, _ = table_cells(frame, plan, secret)
+    if not cells:
+        return 0.0
+    bits = np.array([(plan.payload >> b) & 1 for b in range(plan.payload_bits)])
+    votes = [payload_evidence(c, plan.carriers[c.column]) * (1 - 2 * bits[c.payload_bit]) for c in cells]
+    return float(np.mean(np.concatenate(votes)))

@@ -49,6 +49,7 @@ class WatermarkPlan:
     payload_bits: int = 32
     strength: float = 0.8
     scheme: str = SCHEME
+    coherence: float | None = None  # mean signed payload vote of a carrier cell in the marked release
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

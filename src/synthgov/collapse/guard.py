@@ -1,0 +1,314 @@
+"""The synthetic-data guard: before a generator is fitted, is the training table synthetic?
+
+Three kinds of evidence, cheapest first:
+
+1. **manifest**: the table sits in a release folder (a ``manifest.json`` beside it);
+2. **ledger**: the file is one of this issuer's release files (sha256), or at least 10% of its rows (and 20
+   rows) are rows of one of its releases (:mod:`synthgov.release.ledger`; shuffling, deleting rows or columns
+   reordered do not hide them);
+3. **watermark**: the keyed watermark of one of the plans in the keystore, at p <= 1e-6 (the p-values are
+   calibrated, see docs/watermark.md; with 10,000 wrong keys none fell below 1e-6), which survives deleted
+   columns, flipped categories and re-synthesis by synthgov's copula.
+
+A synthetic table is refused unless the user allows it (``allow_synthetic``, ``--allow-synthetic``); then the
+new release's manifest records the parents, generation depth (the deepest parent + 1) and the share of
+synthetic rows in the training table. A :class:`Policy` can cap both even when allowed. Every decision is
+appended to ``$SYNTHGOV_HOME/audit.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthgov.errors import InputError, RefusedError
+from synthgov.release.keys import home
+
+P_THRESHOLD = 1e-6
+ROW_SHARE = 0.10  # share of a table's rows that must be rows of one release
+ROW_MINIMUM = 20
+
+
+@dataclass
+class Evidence:
+    kind: str  # manifest | ledger-file | ledger-rows | watermark
+    release_id: str | None
+    detail: str
+    generation_depth: int | None = None  # of the parent release, when known
+    manifest_sha256: str | None = None
+    share: float | None = None  # share of the table's rows that come from that release, when measurable
+    p_value: float | None = None
+
+
+@dataclass
+class GuardVerdict:
+    synthetic: bool
+    evidence: list[Evidence] = field(default_factory=list)
+    rows: int = 0
+
+    @property
+    def parent_depth(self) -> int:
+        depths = [e.generation_depth for e in self.evidence if e.generation_depth is not None]
+        return max(depths) if depths else 0
+
+    @property
+    def generation_depth(self) -> int:
+        """Depth of a release made from this table: 0 from real data, the deepest parent's depth + 1 from
+        synthetic data (a release is depth 0 when its source was real)."""
+        return self.parent_depth + 1 if self.synthetic else 0
+
+    @property
+    def synthetic_share(self) -> float:
+        """Share of synthetic rows: the sum over parent releases of their measured shares (a table named
+        synthetic by its manifest or file digest counts as wholly synthetic)."""
+        if not self.synthetic:
+            return 0.0
+        best: dict[str, float] = {}
+        for e in self.evidence:
+            share = 1.0 if e.kind in ("manifest", "ledger-file") else e.share
+            if share is not None:
+                key = e.release_id or e.detail
+                best[key] = max(best.get(key, 0.0), share)
+        return float(min(1.0, sum(best.values()))) if best else 1.0
+
+    def parents(self) -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for e in self.evidence:
+            key = e.release_id or e.detail
+            entry = seen.setdefault(
+                key, {"release_id": e.release_id, "manifest_sha256": None, "generation_depth": None, "evidence": []}
+            )
+            entry["manifest_sha256"] = entry["manifest_sha256"] or e.manifest_sha256
+            if e.generation_depth is not None:
+                entry["generation_depth"] = e.generation_depth
+            entry["evidence"].append(e.kind if e.p_value is None else f"{e.kind} (p={e.p_value:.1e})")
+        return list(seen.values())
+
+    def lineage(self, allowed: bool) -> dict[str, Any]:
+        """The manifest's lineage section for a release trained on this table."""
+        return {
+            "parents": self.parents(),
+            "generation_depth": self.generation_depth,
+            "synthetic_share_of_training": round(self.synthetic_share, 4),
+            "synthetic_input_allowed": allowed if self.synthetic else None,
+        }
+
+    def describe(self) -> str:
+        if not self.synthetic:
+            return f"no sign of synthetic data in {self.rows:,} rows (manifest, ledger and watermark checked)"
+        reasons = "; ".join(e.detail for e in self.evidence)
+        return f"synthetic (about {self.synthetic_share:.0%} of its rows): {reasons}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "synthetic": self.synthetic,
+            "rows": self.rows,
+            "generation_depth_of_a_model_trained_on_it": self.generation_depth,
+            "synthetic_share": round(self.synthetic_share, 4),
+            "evidence": [asdict(e) for e in self.evidence],
+        }
+
+
+@dataclass
+class Policy:
+    """Caps on what a release may be trained on (``policy.yaml`` in ``$SYNTHGOV_HOME``, or ``--policy FILE``):
+    ``max_generation_depth`` (0: releases only from real data) and ``max_synthetic_share``."""
+
+    max_generation_depth: int | None = None
+    max_synthetic_share: float | None = None
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Policy:
+        source = Path(path) if path is not None else home() / "policy.yaml"
+        if path is None and not source.exists():
+            return cls()
+        try:
+            import yaml
+
+            data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the policy file {source}: {exc}") from None
+        if not isinstance(data, dict) or set(data) - {"max_generation_depth", "max_synthetic_share"}:
+            raise InputError(f"{source}: a policy has only max_generation_depth and max_synthetic_share, got {data!r}")
+        depth, share = data.get("max_generation_depth"), data.get("max_synthetic_share")
+        if depth is not None and (not isinstance(depth, int) or depth < 0):
+            raise InputError(f"{source}: max_generation_depth must be a non-negative integer, got {depth!r}")
+        if share is not None and (not isinstance(share, (int, float)) or not 0 <= share <= 1):
+            raise InputError(f"{source}: max_synthetic_share must be between 0 and 1, got {share!r}")
+        return cls(depth, None if share is None else float(share))
+
+    def violations(self, verdict: GuardVerdict) -> list[str]:
+        out = []
+        if self.max_generation_depth is not None and verdict.generation_depth > self.max_generation_depth:
+            out.append(f"generation depth {verdict.generation_depth} > policy maximum {self.max_generation_depth}")
+        if self.max_synthetic_share is not None and verdict.synthetic_share > self.max_synthetic_share + 1e-9:
+            out.append(f"synthetic share {verdict.synthetic_share:.0%} > policy maximum {self.max_synthetic_share:.0%}")
+        return out
+
+
+def inspect_table(table: pd.DataFrame, path: str | Path | None = None) -> GuardVerdict:
+    """Every piece of evidence that ``table`` (read from ``path``, when given) is one of this issuer's releases."""
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"the guard needs a table (pandas DataFrame), got {type(table).__name__}")
+    evidence = _manifest_evidence(Path(path)) if path is not None else []
+    evidence += _ledger_evidence(table, Path(path) if path is not None else None)
+    evidence += _watermark_evidence(table)
+    ledger = {e["release_id"]: e for e in _ledger()}
+    for e in evidence:  # the ledger knows every release's depth and manifest digest
+        known = ledger.get(e.release_id or "")
+        if known:
+            e.generation_depth = e.generation_depth if e.generation_depth is not None else known["generation_depth"]
+            e.manifest_sha256 = e.manifest_sha256 or known["manifest_sha256"]
+    return GuardVerdict(bool(evidence), evidence, len(table))
+
+
+def enforce(
+    table: pd.DataFrame,
+    path: str | Path | None = None,
+    *,
+    allow_synthetic: bool = False,
+    policy: Policy | str | Path | None = None,
+) -> GuardVerdict:
+    """Inspect ``table``; refuse a synthetic one unless allowed, and anything a policy forbids."""
+    verdict = inspect_table(table, path)
+    rules = policy if isinstance(policy, Policy) else Policy.load(policy)
+    problems = []
+    if verdict.synthetic and not allow_synthetic:
+        problems.append(
+            f"the training table is {verdict.describe()}. Training on synthetic data compounds its errors "
+            "(model collapse); pass --allow-synthetic (allow_synthetic=True) to do it knowingly, and the release "
+            f"will record generation depth {verdict.generation_depth}"
+        )
+    elif verdict.synthetic:
+        problems += rules.violations(verdict)
+    _audit(table, path, verdict, allow_synthetic, problems)
+    if problems:
+        raise RefusedError("refused: " + "; ".join(problems))
+    return verdict
+
+
+def _manifest_evidence(path: Path) -> list[Evidence]:
+    folder = path if path.is_dir() else path.parent
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return []
+    import hashlib
+
+    raw = manifest.read_bytes()
+    try:
+        predicate = json.loads(raw)["statement"]["predicate"]
+        release_id = predicate["release"]["id"]
+        depth = int(predicate.get("lineage", {}).get("generation_depth", 0)) + 0
+    except (ValueError, KeyError, TypeError):
+        return [Evidence("manifest", None, f"{manifest} is beside it (unreadable, so its depth is unknown)")]
+    return [
+        Evidence(
+            "manifest",
+            release_id,
+            f"it is in release folder {folder} (release {release_id}, depth {depth})",
+            generation_depth=depth,
+            manifest_sha256=hashlib.sha256(raw).hexdigest(),
+        )
+    ]
+
+
+def _ledger() -> list[dict[str, Any]]:
+    from synthgov.release import ledger
+
+    return ledger.entries()
+
+
+def _ledger_evidence(table: pd.DataFrame, path: Path | None) -> list[Evidence]:
+    from synthgov.release import ledger
+    from synthgov.release.integrity import file_sha256
+
+    entries = _ledger()
+    if not entries:
+        return []
+    out = []
+    digest = file_sha256(path) if path is not None and path.is_file() else None
+    hashes = ledger.row_hashes(table) if len(table) else np.zeros(0, dtype=np.uint64)
+    columns = sorted(map(str, table.columns))
+    for entry in entries:
+        if digest is not None and digest in entry.get("data_sha256", []):
+            out.append(
+                Evidence("ledger-file", entry["release_id"], f"the file is release {entry['release_id']}'s", share=1.0)
+            )
+            continue
+        if not entry.get("distinctive_rows", True) or entry.get("columns") != columns:
+            continue
+        kept = ledger.selected(hashes, int(entry["sketch_shift"]))
+        known = ledger.sketch(entry["release_id"])
+        if known is None or len(kept) == 0:
+            continue
+        matched = int(np.isin(kept, known).sum())
+        share = matched / len(kept)
+        if share >= ROW_SHARE and matched >= ROW_MINIMUM:
+            out.append(
+                Evidence(
+                    "ledger-rows",
+                    entry["release_id"],
+                    f"{share:.0%} of its rows are rows of release {entry['release_id']}",
+                    share=share,
+                )
+            )
+    return out
+
+
+def _watermark_evidence(table: pd.DataFrame) -> list[Evidence]:
+    from synthgov.release.keys import Keystore, watermark_key_id
+    from synthgov.watermark import registry
+    from synthgov.watermark.detect import score, signed_vote
+
+    keystore = Keystore.default()
+    if not keystore.exists() or len(table) == 0:
+        return []
+    secret = keystore.watermark_secret()
+    plans = [p for p in registry.plans_for(watermark_key_id(secret)) if set(p.carriers) & set(map(str, table.columns))]
+    out = []
+    for plan in plans:
+        p = float(min(1.0, np.exp(score(table, plan, secret)["log_p"]) * len(plans)))
+        if p <= P_THRESHOLD:
+            share = None
+            if plan.coherence:
+                share = float(np.clip(signed_vote(table, plan, secret) / plan.coherence, 0.0, 1.0))
+            out.append(
+                Evidence(
+                    "watermark",
+                    plan.release_id,
+                    f"it carries the watermark of release {plan.release_id} (p = {p:.1e})",
+                    share=share,
+                    p_value=p,
+                )
+            )
+    return out
+
+
+def _audit(table: pd.DataFrame, path: Any, verdict: GuardVerdict, allowed: bool, problems: list[str]) -> None:
+    """Append the decision to ``$SYNTHGOV_HOME/audit.jsonl`` (only once the keystore exists: a first run on real
+    data leaves no trace)."""
+    if not verdict.synthetic and not (home() / "keys").exists():
+        return
+    from synthgov.release.ledger import row_hashes
+
+    entry = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "event": "training-table check",
+        "path": None if path is None else str(path),
+        "rows": len(table),
+        "table_hash": f"{int(np.bitwise_xor.reduce(row_hashes(table))) if len(table) else 0:016x}",
+        "synthetic": verdict.synthetic,
+        "evidence": [e.kind for e in verdict.evidence],
+        "allow_synthetic": allowed,
+        "decision": "refused" if problems else "accepted",
+        "reasons": problems,
+    }
+    home().mkdir(parents=True, exist_ok=True)
+    with (home() / "audit.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")

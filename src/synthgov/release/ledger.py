@@ -1,0 +1,118 @@
+"""The issuer's ledger of its releases: ``$SYNTHGOV_HOME/releases/<release id>.json`` (release id, manifest
+digest, generation depth, data-file digests) and ``<release id>.npz`` (a sketch of the release's row hashes).
+
+The synthetic-data guard (:mod:`synthgov.collapse.guard`) reads it to name the release a training table came
+from, its generation depth, and the share of the table's rows that are that release's rows, even for a
+release without a watermark (``--no-watermark``, or no column able to carry one).
+
+Row hashes are taken over the columns in name order, numbers as float64 and everything else as text, so a
+CSV <-> Parquet round trip, an int/float change or shuffled rows and columns keep them. The sketch keeps every
+row of releases up to 2^15 rows, else the rows whose hash falls below a fraction 2^-j of the hash space (the
+same rows are selected in any table, so the matched share stays unbiased).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synthgov.release.keys import home
+
+SKETCH_ROWS = 1 << 15
+DISTINCTIVE = 0.05  # a release whose rows copy more than 5% of training rows cannot be told apart row by row
+
+
+def folder() -> Path:
+    return home() / "releases"
+
+
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """64-bit hash of each row, independent of column order, row order and numeric dtype."""
+    columns = sorted(frame.columns, key=str)
+    normalised = {}
+    for column in columns:
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+            normalised[str(column)] = pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+        else:
+            normalised[str(column)] = series.astype("string").fillna("\x00NA").to_numpy(dtype=object)
+    return pd.util.hash_pandas_object(pd.DataFrame(normalised), index=False).to_numpy(dtype=np.uint64)
+
+
+def sketch_shift(rows: int) -> int:
+    """Keep rows whose top ``shift`` hash bits are zero: a fraction 2^-shift, at most ~SKETCH_ROWS rows."""
+    shift = 0
+    while rows / (1 << shift) > SKETCH_ROWS:
+        shift += 1
+    return shift
+
+
+def selected(hashes: np.ndarray, shift: int) -> np.ndarray:
+    return hashes if shift == 0 else hashes[(hashes >> np.uint64(64 - shift)) == 0]
+
+
+def record(
+    release_id: str,
+    manifest_path: Path,
+    data: pd.DataFrame,
+    data_files: list[Path],
+    generation_depth: int,
+    training: pd.DataFrame | None,
+) -> Path:
+    """Write the ledger entry of a release just signed."""
+    import hashlib
+
+    from synthgov.release.integrity import file_sha256
+
+    target = folder()
+    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    hashes = row_hashes(data)
+    shift = sketch_shift(len(hashes))
+    copies = None
+    if training is not None and set(training.columns) == set(data.columns):
+        copies = float(np.isin(hashes, row_hashes(training)).mean())
+    entry = {
+        "release_id": release_id,
+        "manifest_sha256": hashlib.sha256(manifest_path.read_bytes()).hexdigest(),
+        "generation_depth": generation_depth,
+        "rows": len(data),
+        "columns": sorted(map(str, data.columns)),
+        "data_sha256": [file_sha256(p) for p in data_files],
+        "sketch_shift": shift,
+        "copies_of_training": copies,
+        "distinctive_rows": copies is None or copies <= DISTINCTIVE,
+    }
+    path = target / f"{release_id}.json"
+    _private_write(path, (json.dumps(entry, indent=1) + "\n").encode())
+    np.savez_compressed(target / f"{release_id}.npz", hashes=np.unique(selected(hashes, shift)))
+    return path
+
+
+def _private_write(path: Path, data: bytes) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+def entries() -> list[dict[str, Any]]:
+    out = []
+    for path in sorted(folder().glob("*.json")) if folder().is_dir() else []:
+        try:
+            out.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue  # a damaged entry is skipped, not fatal
+    return out
+
+
+def sketch(release_id: str) -> np.ndarray | None:
+    path = folder() / f"{release_id}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return archive["hashes"]
+    except (OSError, ValueError, KeyError):
+        return None
