@@ -156,10 +156,11 @@ def inspect_table(table: pd.DataFrame, path: str | Path | None = None) -> GuardV
     """Every piece of evidence that ``table`` (read from ``path``, when given) is one of this issuer's releases."""
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"the guard needs a table (pandas DataFrame), got {type(table).__name__}")
+    entries = _ledger()
     evidence = _manifest_evidence(Path(path)) if path is not None else []
-    evidence += _ledger_evidence(table, Path(path) if path is not None else None)
+    evidence += _ledger_evidence(table, Path(path) if path is not None else None, entries)
     evidence += _watermark_evidence(table)
-    ledger = {e["release_id"]: e for e in _ledger()}
+    ledger = {e["release_id"]: e for e in entries}
     for e in evidence:  # the ledger knows every release's depth and manifest digest
         known = ledger.get(e.release_id or "")
         if known:
@@ -224,11 +225,10 @@ def _ledger() -> list[dict[str, Any]]:
     return ledger.entries()
 
 
-def _ledger_evidence(table: pd.DataFrame, path: Path | None) -> list[Evidence]:
+def _ledger_evidence(table: pd.DataFrame, path: Path | None, entries: list[dict[str, Any]]) -> list[Evidence]:
     from synthgov.release import ledger
     from synthgov.release.integrity import file_sha256
 
-    entries = _ledger()
     if not entries:
         return []
     out = []
