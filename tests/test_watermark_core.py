@@ -15,7 +15,8 @@ import pytest
 
 import synthgov
 from synthgov.watermark import detect, embed, make_plan
-from synthgov.watermark.detect import chernoff_log_p
+from synthgov.watermark.cells import table_cells, target_shares
+from synthgov.watermark.detect import chernoff_log_p, target_share_log_p
 
 
 def test_chernoff_bound_is_valid_against_monte_carlo() -> None:
@@ -27,6 +28,26 @@ def test_chernoff_bound_is_valid_against_monte_carlo() -> None:
         bound = np.exp(chernoff_log_p(threshold, magnitudes))
         assert bound >= 1 - quantile - 0.0005  # a bound, never below the true tail
         assert bound <= 20 * (1 - quantile)  # and not vacuous
+
+
+def test_target_share_bound_is_valid_on_real_ages_under_random_keys(adult: pd.DataFrame) -> None:
+    """The exact test of coarse carriers (age in years): on real, unmarked ages the keyed target is the only
+    randomness, so over random keys its bound is never below the tail it bounds."""
+    plan = make_plan(adult, "wm:test")
+    carrier = plan.carriers["age"]
+    rng = np.random.default_rng(2)
+    ages = adult[["age"]].sample(3000, random_state=1)
+    bits = np.array([(plan.payload >> b) & 1 for b in range(plan.payload_bits)])
+    p = np.array(
+        [
+            np.exp(target_share_log_p(target_shares(table_cells(ages, plan, rng.bytes(32))[0][0], carrier, bits)))
+            for _ in range(400)
+        ]
+    )
+    for alpha in (0.2, 0.05):
+        assert (p <= alpha).mean() <= alpha + 0.04  # binomial slack for 400 draws
+    marked = embed(ages, plan, key := bytes(range(32)))
+    assert target_share_log_p(target_shares(table_cells(marked, plan, key)[0][0], carrier, bits)) < np.log(1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 
 from synthgov.watermark import prf
-from synthgov.watermark.plan import Carrier, WatermarkPlan
-
-COARSE_GRID = 10  # a lattice of fewer value-grid steps than this is "coarse" (age in years: 2.5 steps)
+from synthgov.watermark.plan import COARSE_GRID, Carrier, WatermarkPlan
 
 
 @dataclass
@@ -54,7 +52,10 @@ def table_cells(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> tupl
         # payload bit of each bin: neighbouring bins walk through the bits from a keyed offset per column, so
         # every bit gets its share of the well-populated central bins
         shift = int(prf.keyed_words(key, prf.context_blocks([f"offset|{column}"]))[0, 0] % np.uint64(1 << 20))
-        roles.append((bins + shift) % plan.payload_bits)
+        walk = (bins + shift) % plan.payload_bits
+        if carrier.bin_bits:  # v2: the plan's balanced assignment for the bins seen at embedding
+            walk = np.array([carrier.bin_bits.get(str(b), w) for b, w in zip(bins, walk, strict=True)], dtype=np.int64)
+        roles.append(walk)
         parts.append((column, rows, values[rows], own, inverse + len(labels)))
         labels += [f"{column}|{b}" for b in bins]
     words = prf.keyed_words(key, prf.context_blocks(labels))
@@ -113,3 +114,50 @@ def payload_evidence(c: Cells, carrier: Carrier) -> np.ndarray:
     on_zero = np.isclose(c.values, zero) & informative
     on_one = np.isclose(c.values, one) & informative
     return on_zero.astype(np.float64) - on_one.astype(np.float64)
+
+
+@dataclass
+class TargetShares:
+    """Per context of a coarse carrier: the share of its cells on the keyed target value, the shares of every
+    grid value of the bin, the probability that each would be the target under a uniform residue, and the
+    context's size."""
+
+    observed: np.ndarray  # (contexts,)
+    shares: list[np.ndarray]
+    null: list[np.ndarray]
+    sizes: np.ndarray
+
+
+def target_shares(c: Cells, carrier: Carrier, bits: np.ndarray) -> TargetShares:
+    """The exact conditional evidence of a coarse carrier (age in years). A marked bin holds many of its cells
+    on the grid value nearest the lattice. Under the null the residue is uniform and independent of the data, so
+    the target is value ``v_i`` with probability the length of ``v_i``'s Voronoi arc among the bin's values on
+    the lattice circle, whatever the counts: the share on the target has a known law given the table.
+    Values off the grid (noise) count at the nearest grid value."""
+    grid, step = carrier.grid, carrier.step
+    snapped = np.round(c.values / grid) * grid
+    low, high = bin_bounds(c, carrier)
+    target = c.residue + bits[c.payload_bit] * step / 2
+    on_target = np.isclose(snapped, nearest_grid_value(c, carrier, target))
+    observed, shares, null, sizes = [], [], [], []
+    order = np.argsort(c.context, kind="stable")
+    bounds = np.flatnonzero(np.diff(c.context[order])) + 1
+    for group in np.split(order, bounds):
+        first = group[0]
+        lo, hi = low[first], high[first]
+        values = np.arange(np.ceil(lo / grid - 1e-9), np.ceil(hi / grid - 1e-9)) * grid
+        values = values[values < hi - 1e-9]
+        if len(values) < 2:
+            continue  # a bin with one reachable value carries nothing
+        phases = np.sort((values / step) % 1.0)
+        gaps = np.diff(np.concatenate([phases, phases[:1] + 1.0]))
+        arcs_sorted = (gaps + np.roll(gaps, 1)) / 2
+        arcs = np.empty_like(arcs_sorted)
+        arcs[np.argsort((values / step) % 1.0)] = arcs_sorted
+        counts = np.array([np.count_nonzero(np.isclose(snapped[group], v)) for v in values], dtype=np.float64)
+        n = len(group)
+        observed.append(np.count_nonzero(on_target[group]) / n)
+        shares.append(counts / n)
+        null.append(arcs)
+        sizes.append(n)
+    return TargetShares(np.array(observed), shares, null, np.array(sizes, dtype=np.float64))

@@ -34,6 +34,9 @@ WEIGHTS_FILE = "weights.safetensors"
 class NeuralSynthesizer(TabularSynthesizer):
     """Base of the neural generators; see the module docstring."""
 
+    #: models over normal scores: match the training marginals on unconditional rows (:mod:`.marginal_matching`)
+    match_marginals: bool = False
+
     def __init__(
         self,
         *,
@@ -90,6 +93,8 @@ class NeuralSynthesizer(TabularSynthesizer):
             raise InputError(f"max_seconds must be a positive number of seconds, got {self.max_seconds!r}")
         if not (isinstance(self.validation, (int, float)) and 0 <= self.validation < 0.5):
             raise InputError(f"validation must be a fraction in [0, 0.5), got {self.validation!r}")
+        if not isinstance(self.match_marginals, (bool, np.bool_)):
+            raise InputError(f"match_marginals must be true or false, got {self.match_marginals!r}")
         if self.bins < 2:
             raise InputError(f"bins must be at least 2, got {self.bins!r}")
 
@@ -198,10 +203,11 @@ class NeuralSynthesizer(TabularSynthesizer):
         enc = self.encoding_
         given = self._given_mixed(n, intervals)
         pinned = [k for k, j in enumerate(enc.numeric_index) if enc.columns[j] in intervals]
-        if not pinned:
-            z, codes = self._sample_mixed(given, rng)
-        else:
-            z, codes = self._sample_mixed(np.repeat(given, candidates, axis=0), rng)
+        pool = given if not pinned else np.repeat(given, candidates, axis=0)
+        z, codes = self._sample_mixed(pool, rng)
+        if self.match_marginals:
+            z = self._match_numbers(z, codes, (pool < 0).all(1), rng)
+        if pinned:
             mids = {name: (lo + hi) / 2 for name, (lo, hi) in intervals.items()}
             target = np.stack([enc.normal_scores(mids[enc.columns[enc.numeric_index[k]]]) for k in pinned], axis=1)
             gap = np.abs(z[:, pinned] - np.repeat(target, candidates, axis=0)).sum(1).reshape(n, candidates)
@@ -209,6 +215,41 @@ class NeuralSynthesizer(TabularSynthesizer):
             z, codes = z[pick], codes[pick]
         codes = np.where(given >= 0, given, codes)
         return self._pin(enc.uniforms_from_mixed(z, codes, rng), intervals, rng)
+
+    def _category_targets(self) -> list[np.ndarray]:
+        """Training frequencies of each categorical block of the mixed encoding (categories, missing flags)."""
+        enc = self.encoding_
+        return [np.diff(enc.edges[j]) for j in enc.categorical_index] + [
+            np.array([1.0 - enc.missing[j], enc.missing[j]]) for j in enc.flag_index
+        ]
+
+    def _draw_codes(self, logits: torch.Tensor, given: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Categorical codes from the network's output; with ``match_marginals``, rows with nothing given match
+        the training frequencies."""
+        layout = self._layout()
+        if not self.match_marginals:
+            return layout.draw_categories(logits, rng)
+        return layout.draw_categories(logits, rng, self._category_targets(), (given < 0).all(1))
+
+    def _match_numbers(
+        self, z: np.ndarray, codes: np.ndarray, rows: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Normal scores of ``rows`` replaced by the normal scores of their ranks, per numeric column (per
+        missing flag for columns with gaps), so the columns follow the training marginals exactly."""
+        from synthgov.generators.neural.marginal_matching import rank_normal_scores
+
+        enc = self.encoding_
+        z = np.array(z, dtype=np.float64, copy=True)
+        n_cat, flags = len(enc.categorical_index), list(enc.flag_index)
+        for k, j in enumerate(enc.numeric_index):
+            groups = [rows]
+            if j in flags:
+                flag = codes[:, n_cat + flags.index(j)]
+                groups = [rows & (flag == 0), rows & (flag == 1)]
+            for group in groups:
+                if group.any():
+                    z[group, k] = rank_normal_scores(z[group, k], rng)
+        return z
 
     # -- persistence --------------------------------------------------------------------------------
     def _model_state(self) -> dict[str, Any]:

@@ -107,6 +107,10 @@ class CTGANSynthesizer(NeuralSynthesizer):
         Sizes as in the paper; ``batch_size`` must be a multiple of ``pac``.
     learning_rate:
         Adam step of both networks.
+    match_marginals:
+        Rows sampled with nothing given match the training marginals: categories by tilting the network's
+        probabilities, numbers by rank (:mod:`.marginal_matching`); the model's dependence is kept. ``False``
+        samples as the paper does (measured in docs/generators.md).
     """
 
     name = "ctgan"
@@ -125,6 +129,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
         discriminator_dims: tuple[int, ...] = (256, 256),
         pac: int = 10,
         learning_rate: float = 2e-4,
+        match_marginals: bool = True,
         device: str = "auto",
     ) -> None:
         super().__init__(
@@ -141,6 +146,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
         self.discriminator_dims = discriminator_dims
         self.pac = pac
         self.learning_rate = learning_rate
+        self.match_marginals = match_marginals
 
     def _learn_statistics(self, tokens: np.ndarray, uniforms: dict[str, np.ndarray]) -> None:
         _, codes = self.encoding_.mixed(uniforms, tokens)
@@ -268,12 +274,16 @@ class CTGANSynthesizer(NeuralSynthesizer):
         return -(out_real.mean() - out_fake.mean()) + ((norms - 1) ** 2).mean() * weight
 
     # -- sampling ---------------------------------------------------------------------------------
-    def _sample_mixed(self, given: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Normal scores and codes of ``len(given)`` rows; ``given`` (rows, categorical columns), -1 = free."""
+    def _sample_mixed(
+        self, given: np.ndarray, rng: np.random.Generator, *, match: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Normal scores and codes of ``len(given)`` rows; ``given`` (rows, categorical columns), -1 = free.
+        ``match=False``: the generator's own category frequencies (early stopping measures them)."""
         import torch
 
         layout, device = self._layout(), self.device_
         n = len(given)
+        user_given = given
         if layout.sizes:
             free = (given < 0).all(1)
             if free.any():  # unconditional rows: the paper's conditional vector from the original frequencies
@@ -288,13 +298,15 @@ class CTGANSynthesizer(NeuralSynthesizer):
                 part = slice(start, min(n, start + 65_536))
                 raw = self._generate(torch.as_tensor(given[part], device=device), gen)
                 z[part] = raw[:, : layout.n_numeric].clamp(-Z_LIMIT, Z_LIMIT).cpu().numpy()
-                codes[part] = layout.draw_categories(raw, rng)
+                codes[part] = (
+                    self._draw_codes(raw, user_given[part], rng) if match else layout.draw_categories(raw, rng)
+                )
         return z, codes
 
     def _sample_tokens(self, n: int, rng: np.random.Generator) -> np.ndarray:
         enc = self.encoding_
         given = np.full((n, len(self._layout().sizes)), -1, dtype=np.int64)
-        z, codes = self._sample_mixed(given, rng)
+        z, codes = self._sample_mixed(given, rng, match=False)
         tokens = np.empty((n, len(enc.columns)), dtype=np.int64)
         from scipy import special
 

@@ -106,15 +106,31 @@ class MixedLayout:
             return ce.mean(0).sum()
         return (ce * weight).sum() / weight.shape[0]
 
-    def draw_categories(self, logits: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
+    def draw_categories(
+        self,
+        logits: torch.Tensor,
+        rng: np.random.Generator,
+        targets: list[np.ndarray] | None = None,
+        matched: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """One code per categorical block and row, drawn from the softmax of ``logits``. With ``targets`` (the
+        training frequencies per block), the rows selected by ``matched`` (bool, default all) draw from
+        probabilities tilted so that their mean over those rows is the target (:mod:`.marginal_matching`)."""
+        from synthgov.generators.neural.marginal_matching import tilted_probabilities
         from synthgov.generators.neural.torch_utils import sample_categorical
 
         out = np.zeros((logits.shape[0], len(self.sizes)), dtype=np.int64)
         if not self.sizes:
             return out
-        probs = self.softmax(logits[:, self.n_numeric :].double()).cpu().numpy()
+        log_probs = self.log_softmax(logits[:, self.n_numeric :].double()).cpu().numpy()
+        if targets is not None and matched is None:
+            matched = np.ones(len(out), dtype=bool)
         for k, (start, size) in enumerate(zip(self.relative, self.sizes, strict=True)):
-            out[:, k] = sample_categorical(probs[:, start : start + size], rng)
+            block = log_probs[:, start : start + size]
+            probs = np.exp(block)
+            if targets is not None and matched is not None and matched.any():
+                probs[matched] = tilted_probabilities(block[matched], targets[k])
+            out[:, k] = sample_categorical(probs, rng)
         return out
 
 
