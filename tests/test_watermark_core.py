@@ -99,9 +99,16 @@ def test_p_values_are_calibrated_over_random_keys(marked_adult, adult: pd.DataFr
 
 def test_embedding_keeps_categories_missing_values_atoms_and_ranges(marked_adult) -> None:
     synthetic, marked, plan, _ = marked_adult
+    relabelled = np.zeros(len(synthetic), dtype=bool)
+    for column in plan.category_counts:
+        relabelled |= (marked[column] != synthetic[column]).to_numpy() & synthetic[column].notna().to_numpy()
+    assert 0 < relabelled.mean() < 0.03
     for column in synthetic.columns:
         if column not in plan.carriers:
-            pd.testing.assert_series_equal(marked[column], synthetic[column])
+            # other columns change only where a category was relabelled (education-num follows education)
+            pd.testing.assert_series_equal(marked[column][~relabelled], synthetic[column][~relabelled])
+            assert marked[column].isna().equals(synthetic[column].isna())
+            assert set(marked[column].dropna()) <= set(synthetic[column].dropna())  # no invented values
             continue
         before, after = synthetic[column], marked[column]
         assert after.dtype == before.dtype
@@ -118,3 +125,41 @@ def test_plan_refuses_garbage() -> None:
 
     with pytest.raises(InputError):
         WatermarkPlan.from_dict({"id": "x"})
+
+
+def test_category_shares_move_keyed_rows_and_make_no_new_pairs(marked_adult) -> None:
+    from synthgov.watermark import category_shares, prf
+
+    synthetic, marked, plan, secret = marked_adult
+    key = prf.subkey(secret, plan.id)
+    assert {"workclass", "education", "occupation", "native-country"} <= set(plan.category_counts)
+    moved_up = moved_down = 0
+    for column, counts in plan.category_counts.items():
+        change = marked[column].astype(str).value_counts().reindex(list(counts)).fillna(0) - pd.Series(counts)
+        signs = pd.Series(category_shares._signs(key, column, list(counts)), index=list(counts))
+        assert (np.sign(change[change != 0]) == signs[change != 0]).all(), column  # only the keyed direction
+        assert change.abs().sum() / 2 <= 0.01 * len(marked)
+        moved_up, moved_down = moved_up + change[change > 0].sum(), moved_down - change[change < 0].sum()
+    assert moved_up == moved_down > 100
+    # a pair of categories never seen together is never made (no Husband who is Female)
+    names = list(plan.category_counts)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            before = set(zip(synthetic[a].astype(str), synthetic[b].astype(str), strict=True))
+            assert set(zip(marked[a].astype(str), marked[b].astype(str), strict=True)) <= before, (a, b)
+    # a column that is a function of a relabelled one follows it
+    assert synthetic.groupby("education")["education-num"].nunique().max() == 1
+    assert marked.groupby("education")["education-num"].nunique().max() == 1
+
+
+def test_category_share_bound_is_valid_on_real_rows_under_random_keys(adult: pd.DataFrame) -> None:
+    from synthgov.watermark import category_shares
+
+    reference = category_shares.reference_counts(adult, [c for c in adult.columns if adult[c].dtype == object])
+    rng = np.random.default_rng(5)
+    subset = adult.sample(3000, random_state=6)  # a real table close to, but not, the reference
+    p = np.exp([category_shares.log_p(subset, reference, rng.bytes(16)) for _ in range(1500)])
+    # Hoeffding's bound: P(p <= a) <= a under the null, at every level
+    for level in (0.01, 0.05, 0.2):
+        assert (p <= level).mean() <= level
+    assert category_shares.log_p(adult, reference, rng.bytes(16)) == 0.0  # the reference itself: no shift at all

@@ -141,12 +141,13 @@ def _watermark(release: Release, release_id: str, recipient: str | None) -> dict
         recipient=recipient,
         plan_seed=f"{key_id}|{release.generator}|{release.seed}|{recipient}|{fingerprint}",
     )
-    if not plan.carriers:
+    if not plan.carriers and not plan.category_counts:
         return {
             "embedded": False,
             "scheme": plan.scheme,
             "key_id": plan.key_id,
-            "note": "no column can carry the mark (it needs a numeric column with at least 20 distinct values)",
+            "note": "no column can carry the mark (it needs a numeric column with at least 20 distinct values "
+            "or a categorical column with two categories of 10 rows or more)",
         }
     release.data = embed(release.data, plan, secret)
     plan.coherence = signed_vote(release.data, plan, secret)

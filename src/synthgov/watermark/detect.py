@@ -12,8 +12,9 @@ generating function of ``cos theta``): valid as a bound, with no distributional 
 Several plans tested -> Bonferroni. Payload bits: the sign of ``sum_j w_j cos(theta_j)`` over each bit's
 contexts. A second statistic, ``sum_b |sum_{j in b} w_j cos(theta_j)|`` (bound times 2^bits seen), keeps the
 power of the undoubled angle on noisy or rounded tables. A third, ``sum_j w_j cos(theta_j - pi b_j)`` with the
-plan's own payload bits ``b_j`` (the registry holds them), tests the undoubled angle at no 2^bits cost. The
-p-value is three times the smallest of the three bounds.
+plan's own payload bits ``b_j`` (the registry holds them), tests the undoubled angle at no 2^bits cost. A
+fourth, the keyed shift of the category shares (:mod:`.category_shares`), is what survives a new model fitted
+on the release. The p-value is four times the smallest of the four bounds.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from synthgov.watermark import category_shares, prf
 from synthgov.watermark.cells import TargetShares, is_coarse, payload_evidence, table_cells, target_shares
 from synthgov.watermark.plan import WatermarkPlan
 
@@ -104,8 +106,10 @@ def target_share_log_p(evidence: TargetShares) -> float:
 
 def score(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> dict[str, Any]:
     cells, n_contexts = table_cells(frame, plan, secret)
+    # fourth test: the keyed shift of the category shares, which survives a new model fitted on the release
+    log_p_shares = category_shares.log_p(frame, plan.category_counts, prf.subkey(secret, plan.id))
     if not cells:
-        return {"log_p": 0.0, "z": 0.0, "contexts": 0, "payload": None, "margins": []}
+        return {"log_p": min(0.0, np.log(4.0) + log_p_shares), "z": 0.0, "contexts": 0, "payload": None, "margins": []}
     context = np.concatenate([c.context for c in cells])
     phase = np.concatenate([2 * np.pi * (c.values - c.residue) / plan.carriers[c.column].step for c in cells])
     bit = np.concatenate([c.payload_bit for c in cells])
@@ -160,7 +164,7 @@ def score(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> dict[str, 
     margins = [float(abs(v) / sd) if sd > 0 else 0.0 for v, sd in zip(bit_votes, spread, strict=True)]
     return {
         # any of the tests may speak: Bonferroni over them (the known-payload test already carries its columns')
-        "log_p": min(0.0, np.log(4.0) + min(chernoff_log_p(total, weight), log_p_votes, log_p_known)),
+        "log_p": min(0.0, np.log(4.0) + min(chernoff_log_p(total, weight), log_p_votes, log_p_known, log_p_shares)),
         "z": float(z),
         "contexts": int(n_contexts),
         "payload": payload,

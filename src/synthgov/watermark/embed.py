@@ -2,13 +2,14 @@
 lattice ``residue + k * step`` (plus half a step where the context carries a payload bit of 1), clipped to its
 own coarse bin so that its context never changes. A partial move spreads each cell's phase over
 ``(1 - strength)`` of a period instead of the whole circle: the mean phasor of a cell is
-``sinc(1 - strength)`` (0.8: 0.94) at ``strength`` times the displacement of full quantisation.
+``sinc(1 - strength)`` (0.55: 0.70) at ``strength`` times the displacement of full quantisation.
 
 On a coarse value grid (integers with a lattice of a few steps, as age in years) a partial move would round
 back to where it started; there each cell goes, with probability ``0.7 x strength``, to the grid value of its bin
 whose phase is nearest the lattice (a seeded, reproducible draw), so the cost and the coherence stay in the
-same proportion. Every value stays on the column's grid and within its observed range. Categories, missing
-values, point masses and non-carrier columns are never touched.
+same proportion. Every value stays on the column's grid and within its observed range. Missing values, point
+masses and non-carrier columns are never touched. Categories move only by the keyed share shift of
+:mod:`.category_shares` (under 1% of a column's rows), before the cells are marked.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from synthgov.watermark import prf
+from synthgov.watermark.category_shares import embed_shares
 from synthgov.watermark.cells import bin_bounds, is_coarse, nearest_grid_value, table_cells
 from synthgov.watermark.plan import WatermarkPlan
 
@@ -29,7 +32,10 @@ def payload_bits(payload: int, n_bits: int) -> np.ndarray:
 
 
 def embed(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> pd.DataFrame:
-    """A marked copy of ``frame`` (the input is not changed)."""
+    """A marked copy of ``frame`` (the input is not changed): category shares first (whose followers may be
+    numeric columns, never carriers), then the carrier cells."""
+    if plan.category_counts:
+        frame = embed_shares(frame, plan.category_counts, prf.subkey(secret, plan.id))
     out = frame.copy()
     bits = payload_bits(plan.payload, plan.payload_bits)
     rng = np.random.default_rng(int.from_bytes(hashlib.sha256(plan.id.encode()).digest()[:8], "big"))

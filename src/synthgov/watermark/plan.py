@@ -53,9 +53,12 @@ class WatermarkPlan:
     recipient: str | None = None
     release_id: str | None = None
     payload_bits: int = PAYLOAD_BITS
-    strength: float = 0.6
+    strength: float = 0.55
     scheme: str = SCHEME
     coherence: float | None = None  # mean signed payload vote of a carrier cell in the marked release
+    # category counts before embedding, per marked categorical column (:mod:`.category_shares`); private to the
+    # issuer's registry like the rest of the plan, never in a manifest
+    category_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +78,7 @@ class WatermarkPlan:
             "plan_id": self.id,
             "carriers": {n: {"step": c.step, "coarse": c.coarse} for n, c in self.carriers.items()},
             "payload_bits": self.payload_bits,
+            "category_columns": sorted(self.category_counts),
         }
 
 
@@ -155,6 +159,8 @@ def make_plan(
     _balance_payload_bits(frame, carriers, PAYLOAD_BITS)
     import hashlib
 
+    from synthgov.watermark.category_shares import reference_counts
+
     plan_id = hashlib.sha256(plan_seed.encode()).hexdigest()[:32] if plan_seed is not None else uuid.uuid4().hex
     return WatermarkPlan(
         id=plan_id,
@@ -163,6 +169,7 @@ def make_plan(
         payload=payload_of(recipient, plan_id),
         recipient=recipient,
         release_id=release_id,
+        category_counts=reference_counts(frame, categorical),
     )
 
 
