@@ -126,7 +126,9 @@ def rademacher_log_p(a: np.ndarray) -> float:
 def embed_shares(frame: pd.DataFrame, reference: dict[str, dict[str, int]], key: bytes) -> pd.DataFrame:
     """``frame`` with the keyed share shift of every referenced column (a copy; see the module docstring)."""
     out = frame.copy()
-    categorical = [c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c]) or out[c].dtype == bool]
+    from synthgov.watermark.plan import categorical_columns
+
+    categorical = categorical_columns(out)
     for column, counts_by_name in reference.items():
         if column not in out.columns:
             continue
