@@ -66,15 +66,20 @@ class GuardVerdict:
     @property
     def synthetic_share(self) -> float:
         """Share of synthetic rows: the sum over parent releases of their measured shares (a table named
-        synthetic by its manifest or file digest counts as wholly synthetic)."""
+        synthetic by its manifest or file digest counts as wholly synthetic). Per release, an exact count
+        (manifest, file digest, rows found in the ledger) wins over the watermark's statistical estimate."""
         if not self.synthetic:
             return 0.0
-        best: dict[str, float] = {}
+        exact: dict[str, float] = {}
+        estimated: dict[str, float] = {}
         for e in self.evidence:
             share = 1.0 if e.kind in ("manifest", "ledger-file") else e.share
-            if share is not None:
-                key = e.release_id or e.detail
-                best[key] = max(best.get(key, 0.0), share)
+            if share is None:
+                continue
+            key = e.release_id or e.detail
+            target = estimated if e.kind == "watermark" else exact
+            target[key] = max(target.get(key, 0.0), share)
+        best = {**estimated, **exact}
         return float(min(1.0, sum(best.values()))) if best else 1.0
 
     def parents(self) -> list[dict[str, Any]]:
