@@ -2,7 +2,7 @@
 lattice ``residue + k * step`` (plus half a step where the context carries a payload bit of 1), clipped to its
 own coarse bin so that its context never changes. A partial move spreads each cell's phase over
 ``(1 - strength)`` of a period instead of the whole circle: the mean phasor of a cell is
-``sinc(1 - strength)`` (0.55: 0.70) at ``strength`` times the displacement of full quantisation.
+``sinc(1 - strength)`` (0.5: 0.64) at ``strength`` times the displacement of full quantisation.
 
 On a coarse value grid (integers with a lattice of a few steps, as age in years) a partial move would round
 back to where it started; there each cell goes, with probability ``0.7 x strength``, to the grid value of its bin

@@ -1,12 +1,16 @@
 """What carries the watermark in a table, and at which scale (kept by the issuer, see :mod:`.registry`).
 
 Carriers are numeric columns with at least 20 distinct values outside their point masses (a value holding 5%
-or more of the column, such as 40 in hours-per-week, is never moved; a column with less than 20% of its cells
+or more of the column, such as 40 in hours-per-week, or a heap of 2% or more that is 3 times as common as either
+neighbouring value, such as 60 hours, is never moved; a column with less than 20% of its cells
 outside point masses, such as capital-gain, carries nothing) and not a function of a categorical column (a
 derived column moved alone would break its dependency). Each carrier gets a lattice step
 ``w = max(step x robust scale, 2.5 value-grid steps)`` (at most a quarter of the robust scale, else the column
-is too coarse to carry anything) and coarse bins of ``coarse x w`` (whole lattice periods, so a marked value
-never leaves its coarse bin).
+is too coarse to carry anything). ``step`` is 0.1 when the table has categorical columns for the share channel
+of :mod:`.category_shares` (which survives noise and rounding of the numbers, so the lattice can be fine and
+cheap: the cost in Column Shapes is a bump of the CDF inside each bin, proportional to the bin's mass), else
+0.2 (coarser, for the cells alone to survive noise of 5% of a standard deviation). Coarse bins are
+``coarse x w`` (whole lattice periods, so a marked value never leaves its coarse bin).
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from synthgov.errors import InputError
 
 SCHEME = "synthgov-qim-v2"
 MIN_DISTINCT = 20
-ATOM_SHARE = 0.05
+STEP_WITH_SHARES = 0.1  # lattice step in robust scales when the share channel carries the value-only attacks
+STEP_ALONE = 0.2  # ... and when the cells are the whole mark
+ATOM_SHARE = 0.05  # a value this common is a point mass
+HEAP_SHARE = 0.02  # ... and so is a heap: a value of 2% or more ...
+HEAP_RATIO = 3.0  # ... at least 3 times as common as either neighbouring value (60 hours a week; not age 36)
 MIN_GRID_STEPS = 2.5  # lattice >= 2.5 grid steps (age in whole years: 2.5 years)
 MAX_STEP = 0.25  # ... but never coarser than a quarter of the robust scale
 MIN_FREE_SHARE = 0.2  # columns that are mostly point masses (capital-gain: 92% zeros) carry nothing
@@ -53,7 +61,7 @@ class WatermarkPlan:
     recipient: str | None = None
     release_id: str | None = None
     payload_bits: int = PAYLOAD_BITS
-    strength: float = 0.55
+    strength: float = 0.5
     scheme: str = SCHEME
     coherence: float | None = None  # mean signed payload vote of a carrier cell in the marked release
     # category counts before embedding, per marked categorical column (:mod:`.category_shares`); private to the
@@ -125,13 +133,18 @@ def make_plan(
     *,
     release_id: str | None = None,
     recipient: str | None = None,
-    step: float = 0.2,
+    step: float | None = None,
     coarse: int = 1,
     plan_seed: str | None = None,
 ) -> WatermarkPlan:
     """The carriers of ``frame`` and their scales (see module docstring). ``plan_seed`` makes the plan id (and
     so every dither) a function of it: the same seed, key and table give the same marked rows."""
+    from synthgov.watermark.category_shares import reference_counts
+
     categorical = categorical_columns(frame)
+    shares = reference_counts(frame, categorical)
+    if step is None:
+        step = STEP_WITH_SHARES if shares else STEP_ALONE
     carriers: dict[str, Carrier] = {}
     for column in frame.columns:
         series = frame[column]
@@ -141,7 +154,9 @@ def make_plan(
         if len(values) == 0:
             continue
         uniques, counts = np.unique(values, return_counts=True)
-        atoms = uniques[counts >= ATOM_SHARE * len(values)]
+        neighbours = np.maximum(np.r_[0, counts[:-1]], np.r_[counts[1:], 0])
+        heaps = (counts >= HEAP_SHARE * len(values)) & (counts >= HEAP_RATIO * neighbours)
+        atoms = uniques[(counts >= ATOM_SHARE * len(values)) | heaps]
         rest = values[~np.isin(values, atoms)]
         if np.unique(rest).size < MIN_DISTINCT or len(rest) < MIN_FREE_SHARE * len(values):
             continue
@@ -159,8 +174,6 @@ def make_plan(
     _balance_payload_bits(frame, carriers, PAYLOAD_BITS)
     import hashlib
 
-    from synthgov.watermark.category_shares import reference_counts
-
     plan_id = hashlib.sha256(plan_seed.encode()).hexdigest()[:32] if plan_seed is not None else uuid.uuid4().hex
     return WatermarkPlan(
         id=plan_id,
@@ -169,7 +182,7 @@ def make_plan(
         payload=payload_of(recipient, plan_id),
         recipient=recipient,
         release_id=release_id,
-        category_counts=reference_counts(frame, categorical),
+        category_counts=shares,
     )
 
 
