@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from synthgov.watermark import prf
+from synthgov.watermark.bounds import chernoff_minimum
 
 SHIFT_Z = 1.0  # rows moved per category, in binomial standard deviations of its count
 MAX_RELATIVE = 0.15  # ... but never more than 15% of the category
@@ -77,7 +78,8 @@ def _targets(counts: np.ndarray) -> np.ndarray:
 
 
 def log_p(frame: pd.DataFrame, reference: dict[str, dict[str, int]], key: bytes) -> float:
-    """log of Hoeffding's bound for the keyed share shift of ``frame`` (0 when nothing is testable)."""
+    """log of the Chernoff bound (:func:`rademacher_log_p`) for the keyed share shift of ``frame`` (0 when nothing
+    is testable)."""
     terms: list[np.ndarray] = []
     for column, counts_by_name in reference.items():
         if column not in frame.columns:
@@ -106,8 +108,6 @@ def log_p(frame: pd.DataFrame, reference: dict[str, dict[str, int]], key: bytes)
 def rademacher_log_p(a: np.ndarray) -> float:
     """log of ``min_l exp(-l T) prod_j cosh(l a_j)``, ``T = sum a_j``: a bound on ``P(sum_j e_j |a_j| >= T)``
     for fair random signs ``e_j`` (0 when ``T <= 0``)."""
-    from scipy import optimize
-
     a = a[a != 0]
     total = float(a.sum())
     if total <= 0 or len(a) == 0:
@@ -116,11 +116,7 @@ def rademacher_log_p(a: np.ndarray) -> float:
     def objective(lam: float) -> float:
         return float(-lam * total + np.sum(np.logaddexp(lam * a, -lam * a) - np.log(2.0)))
 
-    upper = 1.0 / float(np.abs(a).max())
-    while objective(upper * 2) < objective(upper) and upper < 1e8:
-        upper *= 2
-    best = optimize.minimize_scalar(objective, bounds=(0.0, upper * 2), method="bounded")
-    return min(0.0, float(best.fun))
+    return chernoff_minimum(objective, start=1.0 / float(np.abs(a).max()))
 
 
 def embed_shares(frame: pd.DataFrame, reference: dict[str, dict[str, int]], key: bytes) -> pd.DataFrame:
@@ -188,18 +184,18 @@ def _relabel(out: pd.DataFrame, column: str, up: dict[str, int], down: dict[str,
         score = np.zeros(len(candidates))
         for other_codes, table in lift:
             score += table.loc[name].reindex(range(table.columns.max() + 1)).to_numpy()[other_codes[candidates]]
-        order = candidates[np.argsort(-score, kind="stable")]
-        order = order[np.isfinite(np.sort(score)[::-1])]
-        chosen = []
-        for row in order:
-            if len(chosen) == need:
-                break
-            if quota[current[row]] > 0:
-                quota[current[row]] -= 1
-                chosen.append(row)
-        rows = np.array(chosen, dtype=np.int64)
+        ranked = np.argsort(-score, kind="stable")
+        order = candidates[ranked[np.isfinite(score[ranked])]]
+        # most plausible first; a row is taken while its category still owes rows (each category's first
+        # ``quota`` rows in this order), until ``need`` rows are taken
+        source = current[order]
+        seen = pd.Series(source).groupby(source, sort=False).cumcount().to_numpy()
+        owed = pd.Series(source).map(quota).to_numpy(dtype=np.int64)
+        rows = order[seen < owed][:need]
         if len(rows) == 0:
             continue
+        for c, k in zip(*np.unique(current[rows], return_counts=True), strict=True):
+            quota[c] -= int(k)
         taken[rows] = True
         out.iloc[rows, out.columns.get_loc(column)] = value_of[name]
         for other in followers:

@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
 from synthgov.watermark import category_shares, prf
+from synthgov.watermark.bounds import chernoff_minimum
 from synthgov.watermark.cells import TargetShares, is_coarse, payload_evidence, table_cells, target_shares
 from synthgov.watermark.plan import WatermarkPlan
 
@@ -73,11 +74,7 @@ def chernoff_log_p(total: float, magnitudes: np.ndarray) -> float:
         x = lam * a
         return float(-lam * total + np.sum(np.log(special.i0e(x)) + x))
 
-    upper = 1.0
-    while objective(upper * 2) < objective(upper) and upper < 1e8:
-        upper *= 2
-    best = optimize.minimize_scalar(objective, bounds=(0.0, upper * 2), method="bounded")
-    return min(0.0, float(best.fun))
+    return chernoff_minimum(objective)
 
 
 def target_share_log_p(evidence: TargetShares) -> float:
@@ -97,11 +94,7 @@ def target_share_log_p(evidence: TargetShares) -> float:
         )
         return float(-lam * total + log_mgf)
 
-    upper = 1.0
-    while objective(upper * 2) < objective(upper) and upper < 1e6:
-        upper *= 2
-    best = optimize.minimize_scalar(objective, bounds=(0.0, upper * 2), method="bounded")
-    return min(0.0, float(best.fun))
+    return chernoff_minimum(objective, cap=1e6)
 
 
 def score(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> dict[str, Any]:
