@@ -3,6 +3,7 @@
     python benchmarks/neural.py                       # ours (defaults) + peers found
     python benchmarks/neural.py --only autoregressive # some of ours
     python benchmarks/neural.py --epoch-timing        # seconds per epoch: ours vs SDV CTGAN / TVAE
+    python benchmarks/neural.py --epoch-timing --repeat 3 --precision float32   # median of 3 interleaved rounds
     python benchmarks/neural.py --widen 1000000       # the default generator on a 1M-row widening of Adult
     python benchmarks/neural.py --only ctgan --no-peers --sdv ctgan   # ours vs SDV's CTGAN at 300 epochs
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,13 +101,13 @@ def run_tabularargn(queue) -> None:
     queue.put({"generator": "TabularARGN (mostlyai-engine)", **stats, **_judge_all(real, test, synthetic, schema)})
 
 
-def _fit_seconds(kind: str, name: str, epochs: int) -> float:
+def _fit_seconds(kind: str, name: str, epochs: int, precision: str = "auto") -> float:
     import synthgov
 
     real, _ = _load()
     start = time.perf_counter()
     if kind == "ours":
-        synthgov.synthesizer(name, seed=0, epochs=epochs, patience=None).fit(real)
+        synthgov.synthesizer(name, seed=0, epochs=epochs, patience=None, precision=precision).fit(real)
     else:
         from sdv.metadata import Metadata
         from sdv.single_table import CTGANSynthesizer, TVAESynthesizer
@@ -116,11 +118,14 @@ def _fit_seconds(kind: str, name: str, epochs: int) -> float:
     return time.perf_counter() - start
 
 
-def run_epoch_timing(kind: str, name: str) -> dict | None:
+def run_epoch_timing(kind: str, name: str, precision: str = "auto") -> dict | None:
     """Seconds per epoch, measured in a fresh interpreter (not a multiprocessing child: SDV's transformer
     starts joblib workers, which hung inside a spawned child here)."""
     done = subprocess.run(
-        [sys.executable, __file__, "--epoch-child", kind, name], capture_output=True, text=True, check=False
+        [sys.executable, __file__, "--epoch-child", kind, name, precision],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         print(done.stderr[-2000:])
@@ -128,11 +133,11 @@ def run_epoch_timing(kind: str, name: str) -> dict | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _epoch_child(kind: str, name: str) -> None:
+def _epoch_child(kind: str, name: str, precision: str) -> None:
     warnings.simplefilter("ignore")
-    _fit_seconds(kind, name, 1)  # warm-up: first-call costs (imports, allocator, thread pools) are not per epoch
-    one, five = _fit_seconds(kind, name, 1), _fit_seconds(kind, name, 5)
-    label = f"{'SDV ' if kind == 'sdv' else ''}{name}"
+    _fit_seconds(kind, name, 1, precision)  # warm-up: first-call costs (imports, thread pools) are not per epoch
+    one, five = _fit_seconds(kind, name, 1, precision), _fit_seconds(kind, name, 5, precision)
+    label = f"SDV {name}" if kind == "sdv" else name + ("" if precision == "auto" else f" ({precision})")
     print(json.dumps({"generator": label, "fit_1_epoch_s": one, "per_epoch_s": (five - one) / 4}))
 
 
@@ -231,7 +236,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--sdv", nargs="*", choices=["ctgan", "tvae"], help="also run SDV's CTGAN / TVAE")
     parser.add_argument("--sdv-epochs", type=int, default=300, help="epochs for --sdv (default 300, as SDV)")
-    parser.add_argument("--epoch-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of --epoch-timing (the median ratio is printed)")
+    parser.add_argument(
+        "--precision", default="auto", choices=["auto", "float32", "bfloat16"], help="ours, for --epoch-timing"
+    )
+    parser.add_argument("--epoch-child", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--sdv-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.epoch_child:
@@ -242,24 +251,28 @@ def main() -> None:
         return
     rows: list[dict] = []
     if args.epoch_timing:
-        for name in ("ctgan", "tvae"):
-            rows.append(run_epoch_timing("ours", name))
-            if importlib.util.find_spec("sdv"):
-                rows.append(run_epoch_timing("sdv", name))
-        rows = [r for r in rows if r]
+        ratios: dict[str, list[float]] = {}
+        for round_ in range(1, args.repeat + 1):  # rounds interleave ours and SDV: a slow spell hits both
+            for name in ("ctgan", "tvae"):
+                ours = run_epoch_timing("ours", name, args.precision)
+                sdv = run_epoch_timing("sdv", name) if importlib.util.find_spec("sdv") else None
+                for row in (ours, sdv):
+                    if row:
+                        rows.append({**row, "round": round_})
+                if ours and sdv:
+                    ratios.setdefault(name, []).append(sdv["per_epoch_s"] / ours["per_epoch_s"])
         _table(
             rows,
             [
+                ("round", "round", ""),
                 ("generator", "generator", ""),
                 ("fit_1_epoch_s", "fit, 1 epoch s", ".1f"),
                 ("per_epoch_s", "s / epoch", ".2f"),
             ],
         )
-        for name in ("ctgan", "tvae"):
-            ours = next((r for r in rows if r["generator"] == name), None)
-            sdv = next((r for r in rows if r["generator"] == f"SDV {name}"), None)
-            if ours and sdv:
-                print(f"{name}: {sdv['per_epoch_s'] / ours['per_epoch_s']:.1f}x faster per epoch than SDV")
+        for name, values in ratios.items():
+            each = ", ".join(f"{v:.2f}" for v in values)
+            print(f"{name}: {statistics.median(values):.2f}x faster per epoch than SDV (median; rounds: {each})")
     else:
         for name in NEURAL if args.only is None else args.only:
             rows.append(_in_process(run_ours, name, {}))

@@ -17,8 +17,11 @@ from synthgov.generators.base import Intervals, TabularSynthesizer
 from synthgov.generators.neural.encoding import ColumnEncoding
 from synthgov.generators.neural.mixed import MixedLayout
 from synthgov.generators.neural.torch_utils import (
+    PRECISIONS,
+    autocast,
     load_weights,
     resolve_device,
+    resolve_precision,
     torch_generator,
     torch_seed,
     weights_to_bytes,
@@ -36,6 +39,9 @@ class NeuralSynthesizer(TabularSynthesizer):
 
     #: models over normal scores: match the training marginals on unconditional rows (:mod:`.marginal_matching`)
     match_marginals: bool = False
+    #: ``precision="auto"`` trains in bfloat16 mixed precision where the hardware has it: worth it for models
+    #: whose step is mostly large matrix products (measured per generator in docs/generators.md)
+    bfloat16_pays: bool = False
 
     def __init__(
         self,
@@ -48,6 +54,7 @@ class NeuralSynthesizer(TabularSynthesizer):
         validation: float = 0.1,
         bins: int = 100,
         device: str = "auto",
+        precision: str = "auto",
     ) -> None:
         super().__init__(seed=seed)
         self.epochs = epochs
@@ -57,6 +64,7 @@ class NeuralSynthesizer(TabularSynthesizer):
         self.validation = validation
         self.bins = bins
         self.device = device
+        self.precision = precision
 
     # -- subclass hooks ----------------------------------------------------------------------------
     @abstractmethod
@@ -95,6 +103,8 @@ class NeuralSynthesizer(TabularSynthesizer):
             raise InputError(f"validation must be a fraction in [0, 0.5), got {self.validation!r}")
         if not isinstance(self.match_marginals, (bool, np.bool_)):
             raise InputError(f"match_marginals must be true or false, got {self.match_marginals!r}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         if self.bins < 2:
             raise InputError(f"bins must be at least 2, got {self.bins!r}")
 
@@ -132,9 +142,15 @@ class NeuralSynthesizer(TabularSynthesizer):
         """The shared loop (:func:`.training.train`) with this generator's epochs, budget and patience."""
         import torch
 
-        return train(
+        precision = resolve_precision(self.precision, self.device_, bfloat16_pays=self.bfloat16_pays)
+
+        def step(rows: torch.Tensor) -> float:
+            with autocast(self.device_, precision):
+                return train_batch(rows)
+
+        report = train(
             module=self.network_,
-            train_batch=train_batch,
+            train_batch=step,
             validate=validate,
             n_rows=n_rows,
             batch_size=batch_size or self.batch_rows(n_rows),
@@ -144,6 +160,8 @@ class NeuralSynthesizer(TabularSynthesizer):
             generator=torch_generator(rng, torch.device("cpu")),
             description=f"{description} ({n_rows:,} rows)",
         )
+        report.precision = precision
+        return report
 
     def batch_rows(self, n_train: int) -> int:
         """Rows per step: ``batch_size``, made smaller on small tables so an epoch has at least 10 steps."""

@@ -77,7 +77,7 @@ class DDPMSynthesizer(NeuralSynthesizer):
 
     Parameters
     ----------
-    seed, epochs, batch_size, max_seconds, patience, validation, device:
+    seed, epochs, batch_size, max_seconds, patience, validation, device, precision:
         As for every neural generator.
     hidden, layers, embedding_dim:
         Width and depth of the residual MLP denoiser; size of the category embeddings.
@@ -88,6 +88,7 @@ class DDPMSynthesizer(NeuralSynthesizer):
     """
 
     name = "ddpm"
+    bfloat16_pays = True
 
     def __init__(
         self,
@@ -104,6 +105,7 @@ class DDPMSynthesizer(NeuralSynthesizer):
         sampling_steps: int = 100,
         learning_rate: float = 2e-3,
         device: str = "auto",
+        precision: str = "auto",
     ) -> None:
         super().__init__(
             seed=seed,
@@ -113,6 +115,7 @@ class DDPMSynthesizer(NeuralSynthesizer):
             patience=patience,
             validation=validation,
             device=device,
+            precision=precision,
         )
         self.hidden = hidden
         self.layers = layers
@@ -134,7 +137,7 @@ class DDPMSynthesizer(NeuralSynthesizer):
         eps = torch.randn(x0.shape, generator=gen, device=device)
         xt = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
         hidden = torch.rand(codes.shape, generator=gen, device=device) < t[:, None]
-        out = self.network_(xt, codes, hidden, t)
+        out = self.network_(xt, codes, hidden, t).float()  # losses in float32 under autocast
         n = layout.n_numeric
         loss = ((out[:, :n] - eps) ** 2).mean() if n else out.new_zeros(())
         if layout.sizes:

@@ -3,7 +3,8 @@ one-hot block per categorical column (built per batch, never for the whole table
 
 The per-block operations (softmax, Gumbel-softmax, cross-entropy) run on all blocks at once on the unpadded
 (rows, categories) logits: block sums are one product with a (categories x blocks) indicator matrix, block
-maxima (for stability, no gradient) one gather. A step thus costs a few tensor operations instead of a few per
+maxima (for stability, no gradient) one ``scatter_reduce`` (6x faster on a CPU than gathering the blocks into a
+padded array, which took an eighth of a TVAE step). A step thus costs a few tensor operations instead of a few per
 categorical column. Layers that read one-hot codes (:func:`codes_linear`) take them as indices and build the
 one-hot matrix per batch.
 """
@@ -34,20 +35,12 @@ class MixedLayout:
 
         key = str(device)
         if key not in self._cache:
-            sizes = np.asarray(self.sizes, dtype=np.int64)
-            largest = int(sizes.max()) if self.sizes else 0
-            within = np.arange(largest)
-            valid = within[None, :] < sizes[:, None]
-            block_of = np.repeat(np.arange(len(self.sizes)), sizes)
+            block_of = np.repeat(np.arange(len(self.sizes)), np.asarray(self.sizes, dtype=np.int64))
             indicator = np.zeros((self.n_categories, len(self.sizes)), dtype=np.float32)
             indicator[np.arange(self.n_categories), block_of] = 1.0
             self._cache[key] = {
                 "block_of": torch.as_tensor(block_of, device=device),
                 "indicator": torch.as_tensor(indicator, device=device),
-                "gather": torch.as_tensor(
-                    np.where(valid, self.relative[:, None] + within, 0).reshape(-1), device=device
-                ),
-                "padding": torch.as_tensor(~valid, device=device),
                 "relative": torch.as_tensor(self.relative, device=device),
             }
         return self._cache[key]
@@ -75,15 +68,20 @@ class MixedLayout:
     # -- block-wise softmax family -------------------------------------------------------------------------
     def _block_max(self, x: torch.Tensor) -> torch.Tensor:
         t = self._t(x.device)
-        padded = x.detach().index_select(1, t["gather"]).view(x.shape[0], *t["padding"].shape)
-        return padded.masked_fill(t["padding"], float("-inf")).amax(-1)
+        out = x.new_full((x.shape[0], len(self.sizes)), float("-inf"))
+        return out.scatter_reduce_(1, t["block_of"].expand(x.shape[0], -1), x.detach(), "amax")
 
     def log_softmax(self, x: torch.Tensor) -> torch.Tensor:
-        """Log-softmax within each block of (B, n_categories) logits."""
+        """Log-softmax within each block of (B, n_categories) logits, in float32 (also under autocast, which
+        would otherwise run the block sums' product in bfloat16)."""
+        import torch
+
         t = self._t(x.device)
-        shifted = x - self._block_max(x).index_select(1, t["block_of"])
-        log_sums = (shifted.exp() @ t["indicator"].to(x.dtype)).log()
-        return shifted - log_sums.index_select(1, t["block_of"])
+        with torch.autocast(x.device.type, enabled=False):
+            x = x.float() if x.dtype in (torch.bfloat16, torch.float16) else x
+            shifted = x - self._block_max(x).index_select(1, t["block_of"])
+            log_sums = (shifted.exp() @ t["indicator"].to(x.dtype)).log()
+            return shifted - log_sums.index_select(1, t["block_of"])
 
     def softmax(self, x: torch.Tensor) -> torch.Tensor:
         return self.log_softmax(x).exp()

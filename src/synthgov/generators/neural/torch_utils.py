@@ -31,6 +31,41 @@ def resolve_device(device: str) -> torch.device:
     return chosen
 
 
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def resolve_precision(precision: str, device: torch.device, *, bfloat16_pays: bool = True) -> str:
+    """The arithmetic of the training steps: ``"float32"`` throughout, or ``"bfloat16"`` (mixed precision: the
+    matrix products run in bfloat16 under autocast with float32 accumulation, while weights, optimiser state,
+    losses and sampling stay float32). ``"auto"`` picks bfloat16 for a model whose time is in large matrix
+    products (``bfloat16_pays``) where the hardware multiplies bfloat16 natively (a CUDA GPU with bfloat16
+    support; a CPU with AVX512-BF16 or AMX), and float32 elsewhere (emulated bfloat16 would be slower)."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    if precision != "auto":
+        return precision
+    if not bfloat16_pays:
+        return "float32"
+    if device.type == "cuda":
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    if device.type == "cpu":
+        cpu = getattr(torch, "cpu", None)
+        native = any(
+            getattr(cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        )
+        return "bfloat16" if native else "float32"
+    return "float32"
+
+
+def autocast(device: torch.device, precision: str):
+    """The autocast context of a training step (a no-op for float32)."""
+    import torch
+
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+
+
 def adam(params, device: torch.device, *, decoupled: bool = False, **options) -> torch.optim.Optimizer:
     """Adam (or AdamW when ``decoupled``) with the fused kernel where this torch has one for ``device``: one
     kernel for all parameters instead of a dozen small operations per tensor (about 10% of a small model's

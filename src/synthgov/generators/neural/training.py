@@ -24,6 +24,7 @@ class TrainingReport:
     epochs_run: int = 0
     best_epoch: int = 0
     stopped: str = "epochs"  # "epochs", "early" (validation stopped improving) or "time" (max_seconds)
+    precision: str = "float32"  # arithmetic of the training steps (torch_utils.resolve_precision)
     seconds: float = 0.0
     train_loss: list[float] = field(default_factory=list)
     validation_loss: list[float] = field(default_factory=list)

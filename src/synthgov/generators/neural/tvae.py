@@ -64,7 +64,7 @@ def _network(layout: MixedLayout, latent: int, hidden: tuple[int, ...]) -> torch
         def forward(self, z: torch.Tensor, codes: torch.Tensor, given: torch.Tensor) -> tuple[torch.Tensor, ...]:
             cells = torch.cat([layout.cells(codes), layout.cells(given, base=c, padding=2 * c)], 1)
             h = self.encoder(torch.relu(self.encoder_in(z, cells)))
-            mu, logvar = self.mu(h), self.logvar(h)
+            mu, logvar = self.mu(h).float(), self.logvar(h).float()  # float32 noise and exp, also under autocast
             return self.decode(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar), given), mu, logvar
 
     return VAE()
@@ -75,7 +75,7 @@ class TVAESynthesizer(NeuralSynthesizer):
 
     Parameters
     ----------
-    seed, epochs, batch_size, max_seconds, patience, validation, device:
+    seed, epochs, batch_size, max_seconds, patience, validation, device, precision:
         As for every neural generator (``epochs`` = 300 and ``batch_size`` = 500 as in SDV).
     latent_dim, hidden:
         Latent size and the hidden layer sizes of encoder and decoder.
@@ -90,6 +90,7 @@ class TVAESynthesizer(NeuralSynthesizer):
     """
 
     name = "tvae"
+    bfloat16_pays = True
 
     def __init__(
         self,
@@ -106,6 +107,7 @@ class TVAESynthesizer(NeuralSynthesizer):
         learning_rate: float = 1e-3,
         match_marginals: bool = True,
         device: str = "auto",
+        precision: str = "auto",
     ) -> None:
         super().__init__(
             seed=seed,
@@ -115,6 +117,7 @@ class TVAESynthesizer(NeuralSynthesizer):
             patience=patience,
             validation=validation,
             device=device,
+            precision=precision,
         )
         self.latent_dim = latent_dim
         self.hidden = hidden
@@ -131,6 +134,7 @@ class TVAESynthesizer(NeuralSynthesizer):
 
         layout, net = self._layout(), self.network_
         out, mu, logvar = net(z, codes, given)
+        out = out.float()  # losses in float32 under autocast
         sigma = net.sigma.clamp(0.01, 1.0)
         n = layout.n_numeric
         numeric = (((z - out[:, :n]) ** 2) / (2 * sigma**2)).sum(1).mean() + torch.log(sigma).sum()
