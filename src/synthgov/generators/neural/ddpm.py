@@ -20,7 +20,7 @@ import numpy as np
 
 from synthgov.generators.neural.base import NeuralSynthesizer
 from synthgov.generators.neural.encoding import Z_LIMIT
-from synthgov.generators.neural.torch_utils import adam, sample_categorical, torch_generator
+from synthgov.generators.neural.torch_utils import adam, autocast, sample_categorical, torch_generator
 from synthgov.generators.neural.training import TrainingReport
 
 if TYPE_CHECKING:
@@ -197,6 +197,7 @@ class DDPMSynthesizer(NeuralSynthesizer):
 
         layout, net, device = self._layout(), self.network_, self.device_
         n, steps = len(given), int(self.sampling_steps)
+        precision = self.training_.precision  # the network runs in the arithmetic it was trained in
         gen = torch_generator(rng, device)
         x = torch.randn(n, layout.n_numeric, generator=gen, device=device)
         known = torch.as_tensor(~np.isnan(pinned), device=device)
@@ -210,12 +211,13 @@ class DDPMSynthesizer(NeuralSynthesizer):
                 t, s = times[i], times[i + 1]
                 ab_t, ab_s = _alpha_bar(t), _alpha_bar(s) if s > 0 else torch.tensor(1.0, device=device)
                 x = torch.where(known, ab_t.sqrt() * target + (1 - ab_t).sqrt() * torch.randn_like(x), x)
-                out = net(
-                    x,
-                    torch.as_tensor(codes, device=device),
-                    torch.as_tensor(hidden, device=device),
-                    t.expand(n),
-                )
+                with autocast(device, precision):
+                    out = net(
+                        x,
+                        torch.as_tensor(codes, device=device),
+                        torch.as_tensor(hidden, device=device),
+                        t.expand(n),
+                    ).float()
                 eps = out[:, : layout.n_numeric]
                 x0 = ((x - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()).clamp(-Z_LIMIT, Z_LIMIT)
                 if s > 0:

@@ -36,10 +36,10 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 def resolve_precision(precision: str, device: torch.device, *, bfloat16_pays: bool = True) -> str:
     """The arithmetic of the training steps: ``"float32"`` throughout, or ``"bfloat16"`` (mixed precision: the
-    matrix products run in bfloat16 under autocast with float32 accumulation, while weights, optimiser state,
-    losses and sampling stay float32). ``"auto"`` picks bfloat16 for a model whose time is in large matrix
-    products (``bfloat16_pays``) where the hardware multiplies bfloat16 natively (a CUDA GPU with bfloat16
-    support; a CPU with AVX512-BF16 or AMX), and float32 elsewhere (emulated bfloat16 would be slower)."""
+    matrix products run in bfloat16 under autocast with float32 accumulation, while weights, optimiser state and
+    losses stay float32; only ``ddpm`` also samples under it). ``"auto"`` picks bfloat16 for a model whose time
+    is in large matrix products (``bfloat16_pays``) where the hardware multiplies bfloat16 natively (a CUDA GPU
+    with bfloat16 support; a CPU with AVX512-BF16 or AMX), and float32 elsewhere (emulated bfloat16 is slower)."""
     import torch
 
     if precision not in PRECISIONS:
