@@ -139,7 +139,8 @@ class NeuralSynthesizer(TabularSynthesizer):
         description: str,
         batch_size: int | None = None,
     ) -> TrainingReport:
-        """The shared loop (:func:`.training.train`) with this generator's epochs, budget and patience."""
+        """The shared loop (:func:`.training.train`) with this generator's epochs, budget and patience; each step
+        under the autocast of its precision (:func:`.torch_utils.resolve_precision`, recorded in the report)."""
         import torch
 
         precision = resolve_precision(self.precision, self.device_, bfloat16_pays=self.bfloat16_pays)
