@@ -94,12 +94,16 @@ class MixedLayout:
         uniform = torch.rand(x.shape, device=x.device).clamp_(1e-10, 1.0 - 1e-7)
         return self.softmax((x - torch.log(-torch.log(uniform))) / tau)
 
+    def category_columns(self, codes: torch.Tensor) -> torch.Tensor:
+        """(B, K) codes -> their columns among all categories (in ``logits[:, n_numeric:]``)."""
+        return codes + self._t(codes.device)["relative"]
+
     def categorical_loss(self, logits: torch.Tensor, codes: torch.Tensor, weight: torch.Tensor | None = None):
         """Sum over categorical columns of the cross-entropy (mean over rows, or weighted by ``weight`` (B, Dc))."""
         if not self.sizes:
             return logits.new_zeros(())
         log_probs = self.log_softmax(logits[:, self.n_numeric :])
-        ce = -log_probs.gather(1, codes + self._t(logits.device)["relative"])  # (B, K)
+        ce = -log_probs.gather(1, self.category_columns(codes))  # (B, K)
         if weight is None:
             return ce.mean(0).sum()
         return (ce * weight).sum() / weight.shape[0]

@@ -8,7 +8,8 @@ Differences, each measured in docs/generators.md: numbers enter as normal scores
 transform (:mod:`.encoding`) instead of a per-column Bayesian GMM (which is most of SDV's time per epoch);
 categories are sampled from the decoder's softmax instead of taken by argmax; and the encoder and decoder
 also read a conditional vector over the categorical columns (a CVAE; empty for half of the training rows), so
-conditional sampling is native: the given categories are set in the vector and in the output.
+conditional sampling is native: the given categories are set in the vector and in the output. Training
+steps compute their gradients by hand (:mod:`.tvae_step`, checked against autograd on :meth:`_elbo`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from synthgov.generators.neural.base import NeuralSynthesizer
 from synthgov.generators.neural.conditioning import CategoryConditions
 from synthgov.generators.neural.encoding import Z_LIMIT
 from synthgov.generators.neural.mixed import MixedLayout, codes_linear
-from synthgov.generators.neural.torch_utils import adam, torch_generator
+from synthgov.generators.neural.torch_utils import adam, resolve_precision, torch_generator
 from synthgov.generators.neural.training import TrainingReport
+from synthgov.generators.neural.tvae_step import ELBOStep
 
 if TYPE_CHECKING:
     import torch
@@ -149,21 +151,25 @@ class TVAESynthesizer(NeuralSynthesizer):
         z_all, codes_all = self.encoding_.mixed(uniforms, tokens)
         train_rows, val_rows = self.split_rows(len(tokens), rng)
         z_t, c_t = torch.as_tensor(z_all, device=device), torch.as_tensor(codes_all, device=device)
-        optimiser = adam(self.network_.parameters(), device, lr=self.learning_rate, weight_decay=1e-5)
         d = codes_all.shape[1]
         val_reveal = torch.as_tensor(CategoryConditions.random_reveal(len(val_rows), d, rng), device=device)
         val_idx = torch.as_tensor(val_rows, device=device)
         train_idx = torch.as_tensor(train_rows, device=device)
 
+        precision = resolve_precision(self.precision, device, bfloat16_pays=self.bfloat16_pays)
+        step = ELBOStep(self.network_, self._layout(), self.loss_factor, precision)  # parameters in step.flat
+        optimiser = adam([step.flat], device, lr=self.learning_rate, weight_decay=1e-5)
+        latent = int(self.latent_dim)
+        noise_source = torch_generator(rng, device)  # its own stream: validate() re-seeds the global one
+
         def train_batch(rows: torch.Tensor) -> float:
             idx = train_idx[rows.to(device)]
             codes = c_t[idx]
             reveal = torch.as_tensor(CategoryConditions.random_reveal(len(idx), d, rng), device=device)
-            loss = self._elbo(z_t[idx], codes, torch.where(reveal, codes, -1))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            noise = torch.randn(len(idx), latent, generator=noise_source, device=device)
+            loss = step(z_t[idx], codes, torch.where(reveal, codes, -1), noise)  # sets the gradients
             optimiser.step()
-            return float(loss.detach())
+            return float(loss)
 
         def validate() -> float | None:
             if len(val_rows) == 0:
@@ -172,7 +178,10 @@ class TVAESynthesizer(NeuralSynthesizer):
             codes = c_t[val_idx]
             return float(self._elbo(z_t[val_idx], codes, torch.where(val_reveal, codes, -1)))
 
-        return self._run_training(train_batch, validate, len(train_rows), rng, "TVAE")
+        try:
+            return self._run_training(train_batch, validate, len(train_rows), rng, "TVAE")
+        finally:
+            step.release()
 
     def _sample_uniforms_rows(
         self, n: int, rng: np.random.Generator, intervals: dict[str, tuple[np.ndarray, np.ndarray]]
