@@ -143,7 +143,7 @@ class NeuralSynthesizer(TabularSynthesizer):
         under the autocast of its precision (:func:`.torch_utils.resolve_precision`, recorded in the report)."""
         import torch
 
-        precision = resolve_precision(self.precision, self.device_, bfloat16_pays=self.bfloat16_pays)
+        precision = self.training_precision()
 
         def step(rows: torch.Tensor) -> float:
             with autocast(self.device_, precision):
@@ -163,6 +163,10 @@ class NeuralSynthesizer(TabularSynthesizer):
         )
         report.precision = precision
         return report
+
+    def training_precision(self) -> str:
+        """The arithmetic of this generator's training steps on ``device_`` (:func:`.torch_utils.resolve_precision`)."""
+        return resolve_precision(self.precision, self.device_, bfloat16_pays=self.bfloat16_pays)
 
     def batch_rows(self, n_train: int) -> int:
         """Rows per step: ``batch_size``, made smaller on small tables so an epoch has at least 10 steps."""

@@ -23,7 +23,7 @@ from synthgov.generators.neural.base import NeuralSynthesizer
 from synthgov.generators.neural.conditioning import CategoryConditions
 from synthgov.generators.neural.encoding import Z_LIMIT
 from synthgov.generators.neural.mixed import MixedLayout, codes_linear
-from synthgov.generators.neural.torch_utils import adam, resolve_precision, torch_generator
+from synthgov.generators.neural.torch_utils import adam, torch_generator
 from synthgov.generators.neural.training import TrainingReport
 from synthgov.generators.neural.tvae_step import ELBOStep
 
@@ -156,8 +156,7 @@ class TVAESynthesizer(NeuralSynthesizer):
         val_idx = torch.as_tensor(val_rows, device=device)
         train_idx = torch.as_tensor(train_rows, device=device)
 
-        precision = resolve_precision(self.precision, device, bfloat16_pays=self.bfloat16_pays)
-        step = ELBOStep(self.network_, self._layout(), self.loss_factor, precision)  # parameters in step.flat
+        step = ELBOStep(self.network_, self._layout(), self.loss_factor, self.training_precision())  # params in .flat
         optimiser = adam([step.flat], device, lr=self.learning_rate, weight_decay=1e-5)
         latent = int(self.latent_dim)
         noise_source = torch_generator(rng, device)  # its own stream: validate() re-seeds the global one
