@@ -31,15 +31,18 @@ ROWS = 3_000
 CHILD = r"""
 import json, sys, warnings
 warnings.simplefilter("ignore")
+import numpy as np
 import pandas as pd
 from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
+np.random.seed(0)  # anonymeter draws its targets with pandas' sample (numpy's global state): seeded, runs repeat
 folder, secret, n = sys.argv[1], sys.argv[4], int(sys.argv[5])
 cols_a, cols_b = sys.argv[2].split(","), sys.argv[3].split(",")
 ori, ctl = pd.read_csv(f"{folder}/ori.csv"), pd.read_csv(f"{folder}/control.csv")
 out = {}
 for name in ("copula", "leaky"):
     syn = pd.read_csv(f"{folder}/{name}.csv")
-    so = SinglingOutEvaluator(ori=ori, syn=syn, control=ctl, n_attacks=n, n_cols=3).evaluate(mode="multivariate")
+    so = SinglingOutEvaluator(ori=ori, syn=syn, control=ctl, n_attacks=n, n_cols=3, seed=0)
+    so = so.evaluate(mode="multivariate")
     li = LinkabilityEvaluator(ori=ori, syn=syn, control=ctl, n_attacks=n, aux_cols=(cols_a, cols_b)).evaluate(n_jobs=2)
     aux = [c for c in ori.columns if c != secret]
     inf = InferenceEvaluator(ori=ori, syn=syn, control=ctl, aux_cols=aux, secret=secret, n_attacks=n).evaluate(n_jobs=2)

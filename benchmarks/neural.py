@@ -5,6 +5,7 @@
     python benchmarks/neural.py --epoch-timing        # seconds per epoch: ours vs SDV CTGAN / TVAE
     python benchmarks/neural.py --epoch-timing --repeat 3 --precision float32   # median of 3 interleaved rounds
     python benchmarks/neural.py --widen 1000000       # the default generator on a 1M-row widening of Adult
+    python benchmarks/neural.py --only autoregressive --no-peers --seeds 0 1 2   # spread over seeds
     python benchmarks/neural.py --only ctgan --no-peers --sdv ctgan   # ours vs SDV's CTGAN at 300 epochs
 
 Everything runs one after the other in the same order (ours, then TabularARGN, then SDV), each in its own process
@@ -54,16 +55,17 @@ def run_ours(name: str, params: dict, queue) -> None:
 
     real, test = _load()
     start = time.perf_counter()
-    model = synthgov.synthesizer(name, seed=0, **params).fit(real)
+    seed = params.pop("seed", 0)
+    model = synthgov.synthesizer(name, seed=seed, **params).fit(real)
     fit = time.perf_counter() - start
     start = time.perf_counter()
-    synthetic = model.sample(len(real), seed=1)
+    synthetic = model.sample(len(real), seed=seed + 1)
     sample = time.perf_counter() - start
     peak = _peak_mib()
     report = model.training_
     queue.put(
         {
-            "generator": name,
+            "generator": name if seed == 0 else f"{name} (seed {seed})",
             "device": str(model.device_)
             + (f" ({torch.cuda.get_device_name()})" if model.device_.type == "cuda" else ""),
             "fit_s": fit,
@@ -233,6 +235,7 @@ def main() -> None:
     parser.add_argument("--no-peers", action="store_true")
     parser.add_argument("--epoch-timing", action="store_true", help="seconds per epoch of ctgan/tvae vs SDV")
     parser.add_argument("--widen", type=int, help="also fit the default generator on this many widened rows")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="fit ours with each seed (sample: seed + 1)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--sdv", nargs="*", choices=["ctgan", "tvae"], help="also run SDV's CTGAN / TVAE")
     parser.add_argument("--sdv-epochs", type=int, default=300, help="epochs for --sdv (default 300, as SDV)")
@@ -275,7 +278,8 @@ def main() -> None:
             print(f"{name}: {statistics.median(values):.2f}x faster per epoch than SDV (median; rounds: {each})")
     else:
         for name in NEURAL if args.only is None else args.only:
-            rows.append(_in_process(run_ours, name, {}))
+            for seed in args.seeds:
+                rows.append(_in_process(run_ours, name, {"seed": seed}))
         if not args.no_peers:
             peer = _in_process(run_tabularargn)
             if peer is None:

@@ -17,8 +17,8 @@ from synthgov.errors import InputError, ModelFileError
 NEURAL = ["autoregressive", "ctgan", "tvae", "ddpm"]
 SHORT = {
     "autoregressive": {"epochs": 4},
-    "ctgan": {"epochs": 3},
-    "tvae": {"epochs": 5},
+    "ctgan": {"epochs": 10},
+    "tvae": {"epochs": 15},
     "ddpm": {"epochs": 4, "sampling_steps": 20},
 }
 
@@ -122,6 +122,7 @@ def test_weights_are_safetensors_and_damage_is_detected(tmp_path, mixed: pd.Data
         ("ctgan", {"batch_size": 501}, "multiple of pac"),
         ("autoregressive", {"validation": 0.9}, "validation must be a fraction"),
         ("tvae", {"precision": "fp8"}, "precision must be one of auto, float32, bfloat16"),
+        ("autoregressive", {"lr_decay": 1.5}, "lr_decay must lie strictly between 0 and 1"),
     ],
 )
 def test_bad_training_parameters_are_clear_errors(name: str, params: dict, message: str, mixed: pd.DataFrame) -> None:
@@ -199,8 +200,10 @@ def test_tvae_hand_written_gradients_equal_autograd(precision: str, mixed: pd.Da
     """``tvae`` trains with a step whose gradients are written out by hand (generators/neural/tvae_step.py).
     For the same weights, batch and latent noise, its loss and every parameter's gradient equal autograd's on
     ``_elbo``, the loss's definition: in float32 to rounding (seen: 2e-7); in bfloat16 those of the decoder
-    and of the latent heads exactly (the same bfloat16 products), the encoder's to bfloat16 rounding (the two
-    heads' gradients go back as one product, rounded once instead of twice; seen: 2e-3)."""
+    and of the latent heads to float32 accumulation order (the same bfloat16 products; seen: 0 on an AMX CPU,
+    up to 2e-5 on an AVX512-BF16 one, whose kernels sum a product of another shape in another order), the
+    encoder's to bfloat16 rounding (the two heads' gradients go back as one product, rounded once instead of
+    twice; seen: 2e-3)."""
     import torch
 
     from synthgov.generators.neural.tvae_step import ELBOStep
@@ -230,7 +233,9 @@ def test_tvae_hand_written_gradients_equal_autograd(precision: str, mixed: pd.Da
     assert float(by_hand["sigma"][0]) == 0.0 and float(net.sigma.grad[0]) == 0.0
     for name, p in net.named_parameters():
         error = float((by_hand[name] - p.grad).norm() / p.grad.norm())
-        if precision == "float32" or not name.startswith("encoder"):
+        if precision == "float32":
             assert error < 1e-5, name
+        elif not name.startswith("encoder"):
+            assert error < 1e-3, name  # bfloat16 rounds at 4e-3: this is float32 accumulation order
         else:
             assert error < 0.01, name

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     import torch
 
 WEIGHTS_FILE = "weights.safetensors"
+#: rows per network call when sampling (bounds memory on large samples)
+SAMPLE_CHUNK = 65_536
 
 
 class NeuralSynthesizer(TabularSynthesizer):
@@ -138,6 +140,7 @@ class NeuralSynthesizer(TabularSynthesizer):
         rng: np.random.Generator,
         description: str,
         batch_size: int | None = None,
+        scheduler: Any = None,
     ) -> TrainingReport:
         """The shared loop (:func:`.training.train`) with this generator's epochs, budget and patience; each step
         under the autocast of its precision (:func:`.torch_utils.resolve_precision`, recorded in the report)."""
@@ -160,6 +163,7 @@ class NeuralSynthesizer(TabularSynthesizer):
             patience=self.patience,
             generator=torch_generator(rng, torch.device("cpu")),
             description=f"{description} ({n_rows:,} rows)",
+            scheduler=scheduler,
         )
         report.precision = precision
         return report
@@ -195,10 +199,56 @@ class NeuralSynthesizer(TabularSynthesizer):
             uniforms[name] = lo + rng.random(lo.size) * (hi - lo)
         return uniforms
 
-    def _sample_mixed(self, given: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Models over normal scores: (normal scores, codes) of ``len(given)`` rows, ``given`` the categorical
-        columns' codes (-1 = free)."""
+    def _raw_rows(self, given: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, torch.Tensor]:
+        """Models over normal scores: for ``given`` (rows, categorical columns) codes (-1 = free), the sampled
+        normal scores (rows, numeric columns) and the network's (rows, width) output, whose categorical blocks
+        are logits. Called without gradients, the network in eval mode."""
         raise NotImplementedError
+
+    def _sample_mixed(
+        self, given: np.ndarray, rng: np.random.Generator, *, match: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Models over normal scores: (normal scores, codes) of ``len(given)`` rows. With ``match`` and
+        ``match_marginals``, rows with nothing given draw their categories with the calibration offsets."""
+        import torch
+
+        layout, n = self._layout(), len(given)
+        z = np.empty((n, layout.n_numeric), dtype=np.float64)
+        codes = np.empty((n, len(layout.sizes)), dtype=np.int64)
+        offsets = getattr(self, "category_offsets_", None) if match and self.match_marginals else None
+        free = (given < 0).all(1)
+        self.network_.eval()
+        with torch.no_grad():
+            for start in range(0, n, SAMPLE_CHUNK):
+                part = slice(start, min(n, start + SAMPLE_CHUNK))
+                z[part], logits = self._raw_rows(given[part], rng)
+                codes[part] = layout.draw_categories(logits, rng, offsets, free[part])
+        return z, codes
+
+    def _calibrate_mixed(self, rng: np.random.Generator) -> None:
+        """Models over normal scores, after training: the fixed corrections of ``match_marginals``
+        (:mod:`.marginal_matching`), found on a reference sample of unconditional rows: one offset per category,
+        and the quantiles of each numeric column's normal scores (over rows where it is present)."""
+        import torch
+
+        from synthgov.generators.neural.marginal_matching import CALIBRATION_ROWS, score_quantiles
+
+        layout = self._layout()
+        given = np.full((CALIBRATION_ROWS, len(layout.sizes)), -1, dtype=np.int64)
+        self.network_.eval()
+        with torch.no_grad():
+            z, logits = self._raw_rows(given, rng)
+        self.category_offsets_ = layout.tilt_offsets(logits, self._category_targets())
+        codes = layout.draw_categories(logits, rng, self.category_offsets_)
+        present = self._present_rows(codes)
+        self.score_quantiles_ = [score_quantiles(z[present[k], k]) for k in range(layout.n_numeric)]
+
+    def _present_rows(self, codes: np.ndarray) -> list[np.ndarray]:
+        """Per numeric column, the rows whose value is present (missing flag 0; all rows without gaps)."""
+        enc = self.encoding_
+        n_cat, flags = len(enc.categorical_index), list(enc.flag_index)
+        rows = np.ones(len(codes), dtype=bool)
+        return [codes[:, n_cat + flags.index(j)] == 0 if j in flags else rows for j in enc.numeric_index]
 
     def _layout(self) -> MixedLayout:
         """Models over normal scores: numeric scores, then one-hot blocks (categories, missing flags). Built
@@ -228,8 +278,8 @@ class NeuralSynthesizer(TabularSynthesizer):
         pinned = [k for k, j in enumerate(enc.numeric_index) if enc.columns[j] in intervals]
         pool = given if not pinned else np.repeat(given, candidates, axis=0)
         z, codes = self._sample_mixed(pool, rng)
-        if self.match_marginals:
-            z = self._match_numbers(z, codes, (pool < 0).all(1), rng)
+        if self.match_marginals and hasattr(self, "score_quantiles_"):  # (absent in files saved before it existed)
+            z = self._calibrated_scores(z, (pool < 0).all(1))
         if pinned:
             mids = {name: (lo + hi) / 2 for name, (lo, hi) in intervals.items()}
             target = np.stack([enc.normal_scores(mids[enc.columns[enc.numeric_index[k]]]) for k in pinned], axis=1)
@@ -246,32 +296,14 @@ class NeuralSynthesizer(TabularSynthesizer):
             np.array([1.0 - enc.missing[j], enc.missing[j]]) for j in enc.flag_index
         ]
 
-    def _draw_codes(self, logits: torch.Tensor, given: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Categorical codes from the network's output; with ``match_marginals``, rows with nothing given match
-        the training frequencies."""
-        layout = self._layout()
-        if not self.match_marginals:
-            return layout.draw_categories(logits, rng)
-        return layout.draw_categories(logits, rng, self._category_targets(), (given < 0).all(1))
+    def _calibrated_scores(self, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Normal scores of ``rows`` through the calibration's map of each numeric column, so the columns follow
+        the training marginals (:func:`.marginal_matching.map_scores`)."""
+        from synthgov.generators.neural.marginal_matching import map_scores
 
-    def _match_numbers(
-        self, z: np.ndarray, codes: np.ndarray, rows: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:
-        """Normal scores of ``rows`` replaced by the normal scores of their ranks, per numeric column (per
-        missing flag for columns with gaps), so the columns follow the training marginals exactly."""
-        from synthgov.generators.neural.marginal_matching import rank_normal_scores
-
-        enc = self.encoding_
         z = np.array(z, dtype=np.float64, copy=True)
-        n_cat, flags = len(enc.categorical_index), list(enc.flag_index)
-        for k, j in enumerate(enc.numeric_index):
-            groups = [rows]
-            if j in flags:
-                flag = codes[:, n_cat + flags.index(j)]
-                groups = [rows & (flag == 0), rows & (flag == 1)]
-            for group in groups:
-                if group.any():
-                    z[group, k] = rank_normal_scores(z[group, k], rng)
+        for k, quantiles in enumerate(self.score_quantiles_):
+            z[rows, k] = map_scores(z[rows, k], quantiles)
         return z
 
     # -- persistence --------------------------------------------------------------------------------
@@ -280,12 +312,21 @@ class NeuralSynthesizer(TabularSynthesizer):
             "encoding": self.encoding_.to_state(),
             "training": self.training_.to_state(),
             "architecture": self._architecture_state(),
+            **(
+                {"calibration": {"offsets": self.category_offsets_, "quantiles": self.score_quantiles_}}
+                if hasattr(self, "category_offsets_")
+                else {}
+            ),
         }
 
     def _set_model_state(self, state: dict[str, Any]) -> None:
         self.encoding_ = ColumnEncoding.from_state(state["encoding"])
         self.training_ = TrainingReport(**state["training"])
         self._set_architecture_state(state["architecture"])
+        if "calibration" in state:
+            calibration = state["calibration"]
+            self.category_offsets_ = [np.asarray(o, dtype=np.float64) for o in calibration["offsets"]]
+            self.score_quantiles_ = [np.asarray(q, dtype=np.float64) for q in calibration["quantiles"]]
 
     def _extra_files(self) -> dict[str, bytes]:
         return {WEIGHTS_FILE: weights_to_bytes(self.network_)}

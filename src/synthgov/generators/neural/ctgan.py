@@ -273,7 +273,9 @@ class CTGANSynthesizer(NeuralSynthesizer):
             )
             return smoothed[-1]
 
-        return self._run_training(train_batch, validate, len(train_rows), rng, "CTGAN", batch_size=batch)
+        report = self._run_training(train_batch, validate, len(train_rows), rng, "CTGAN", batch_size=batch)
+        self._calibrate_mixed(rng)
+        return report
 
     def _critic_loss(self, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0) -> torch.Tensor:
         """WGAN-GP critic loss: -(D(real) - D(fake)) + gradient penalty on random interpolations (one weight
@@ -292,34 +294,18 @@ class CTGANSynthesizer(NeuralSynthesizer):
         return -(out_real.mean() - out_fake.mean()) + ((norms - 1) ** 2).mean() * weight
 
     # -- sampling ---------------------------------------------------------------------------------
-    def _sample_mixed(
-        self, given: np.ndarray, rng: np.random.Generator, *, match: bool = True
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Normal scores and codes of ``len(given)`` rows; ``given`` (rows, categorical columns), -1 = free.
-        ``match=False``: the generator's own category frequencies (early stopping measures them)."""
+    def _raw_rows(self, given: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, torch.Tensor]:
+        """Rows with nothing given get the paper's conditional vector (one column, a category by its training
+        frequency); the generator's output gives the normal scores and the categories' logits."""
         import torch
 
         layout, device = self._layout(), self.device_
-        n = len(given)
-        user_given = given
-        if layout.sizes:
-            free = (given < 0).all(1)
-            if free.any():  # unconditional rows: the paper's conditional vector from the original frequencies
-                given = given.copy()
-                given[free] = draw_given_by_frequency(self.frequencies_, int(free.sum()), rng)
-        z = np.empty((n, layout.n_numeric))
-        codes = np.empty((n, len(layout.sizes)), dtype=np.int64)
-        gen = torch_generator(rng, device)
-        self.network_.eval()
-        with torch.no_grad():
-            for start in range(0, n, 65_536):
-                part = slice(start, min(n, start + 65_536))
-                raw = self._generate(torch.as_tensor(given[part], device=device), gen)
-                z[part] = raw[:, : layout.n_numeric].clamp(-Z_LIMIT, Z_LIMIT).cpu().numpy()
-                codes[part] = (
-                    self._draw_codes(raw, user_given[part], rng) if match else layout.draw_categories(raw, rng)
-                )
-        return z, codes
+        free = (given < 0).all(1)
+        if layout.sizes and free.any():
+            given = given.copy()
+            given[free] = draw_given_by_frequency(self.frequencies_, int(free.sum()), rng)
+        raw = self._generate(torch.as_tensor(given, device=device), torch_generator(rng, device))
+        return raw[:, : layout.n_numeric].clamp(-Z_LIMIT, Z_LIMIT).double().cpu().numpy(), raw
 
     def _sample_tokens(self, n: int, rng: np.random.Generator) -> np.ndarray:
         enc = self.encoding_

@@ -108,31 +108,41 @@ class MixedLayout:
             return ce.mean(0).sum()
         return (ce * weight).sum() / weight.shape[0]
 
+    def block_log_probs(self, logits: torch.Tensor) -> list[np.ndarray]:
+        """Per categorical block, the (rows, categories) log-probabilities of (rows, width) ``logits`` (float64)."""
+        log_probs = self.log_softmax(logits[:, self.n_numeric :].double()).cpu().numpy()
+        return [log_probs[:, start : start + size] for start, size in zip(self.relative, self.sizes, strict=True)]
+
+    def tilt_offsets(self, logits: torch.Tensor, targets: list[np.ndarray]) -> list[np.ndarray]:
+        """Per block, the offsets that make the mean tilted probabilities of these rows equal the block's target
+        frequencies (:func:`.marginal_matching.tilt_offsets`; categories with no mass get ``NEVER``)."""
+        from synthgov.generators.neural.marginal_matching import tilt_offsets
+
+        blocks = self.block_log_probs(logits)
+        return [tilt_offsets(block, target) for block, target in zip(blocks, targets, strict=True)]
+
     def draw_categories(
         self,
         logits: torch.Tensor,
         rng: np.random.Generator,
-        targets: list[np.ndarray] | None = None,
+        offsets: list[np.ndarray] | None = None,
         matched: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One code per categorical block and row, drawn from the softmax of ``logits``. With ``targets`` (the
-        training frequencies per block), the rows selected by ``matched`` (bool, default all) draw from
-        probabilities tilted so that their mean over those rows is the target (:mod:`.marginal_matching`)."""
-        from synthgov.generators.neural.marginal_matching import tilted_probabilities
+        """One code per categorical block and row, drawn from the softmax of ``logits``; with ``offsets`` (one
+        array per block), the rows selected by ``matched`` (bool, default all) draw with the offsets added to
+        their log-probabilities (:mod:`.marginal_matching`)."""
+        from synthgov.generators.neural.marginal_matching import softmax_rows
         from synthgov.generators.neural.torch_utils import sample_categorical
 
         out = np.zeros((logits.shape[0], len(self.sizes)), dtype=np.int64)
         if not self.sizes:
             return out
-        log_probs = self.log_softmax(logits[:, self.n_numeric :].double()).cpu().numpy()
-        if targets is not None and matched is None:
+        if offsets is not None and matched is None:
             matched = np.ones(len(out), dtype=bool)
-        for k, (start, size) in enumerate(zip(self.relative, self.sizes, strict=True)):
-            block = log_probs[:, start : start + size]
-            probs = np.exp(block)
-            if targets is not None and matched is not None and matched.any():
-                probs[matched] = tilted_probabilities(block[matched], targets[k])
-            out[:, k] = sample_categorical(probs, rng)
+        for k, block in enumerate(self.block_log_probs(logits)):
+            if offsets is not None and matched is not None and matched.any():
+                block[matched] += offsets[k]
+            out[:, k] = sample_categorical(softmax_rows(block), rng)
         return out
 
 

@@ -2,7 +2,8 @@
 early stopping on a validation loss with the best weights restored, and a progress bar with the loss.
 
 A generator supplies ``train_batch(rows) -> loss`` (one optimisation step on those training rows) and
-``validate() -> loss`` (lower is better; ``None`` where the model has none).
+``validate() -> loss`` (lower is better; ``None`` where the model has none), and may pass a
+``ReduceLROnPlateau`` scheduler, stepped on every validation loss.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def train(
     patience: int | None,
     generator: torch.Generator,
     description: str,
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None,
 ) -> TrainingReport:
     import torch
 
@@ -74,6 +76,8 @@ def train(
                 if val < best_loss - 1e-4:
                     best_loss, report.best_epoch = val, epoch
                     best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+                if scheduler is not None:
+                    scheduler.step(val)
             else:
                 report.best_epoch = epoch
             advance(1, info)

@@ -178,32 +178,26 @@ class TVAESynthesizer(NeuralSynthesizer):
             return float(self._elbo(z_t[val_idx], codes, torch.where(val_reveal, codes, -1)))
 
         try:
-            return self._run_training(train_batch, validate, len(train_rows), rng, "TVAE")
+            report = self._run_training(train_batch, validate, len(train_rows), rng, "TVAE")
         finally:
             step.release()
+        self._calibrate_mixed(rng)
+        return report
 
     def _sample_uniforms_rows(
         self, n: int, rng: np.random.Generator, intervals: dict[str, tuple[np.ndarray, np.ndarray]]
     ) -> dict[str, np.ndarray]:
         return self._sample_by_matching(n, rng, intervals)
 
-    def _sample_mixed(self, given: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _raw_rows(self, given: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, torch.Tensor]:
+        """Latents from the prior, decoded given the conditional vector; numbers with the learned noise."""
         import torch
 
         layout, net, device = self._layout(), self.network_, self.device_
-        n = len(given)
-        z_out = np.empty((n, layout.n_numeric), dtype=np.float64)
-        codes = np.empty((n, len(layout.sizes)), dtype=np.int64)
         gen = torch_generator(rng, device)
-        net.eval()
-        with torch.no_grad():
-            for start in range(0, n, 65_536):
-                part = slice(start, min(n, start + 65_536))
-                given_t = torch.as_tensor(given[part], device=device)
-                latent = torch.randn(len(given_t), int(self.latent_dim), generator=gen, device=device)
-                out = net.decode(latent, given_t)
-                sigma = net.sigma.clamp(0.01, 1.0)
-                noise = torch.randn(len(given_t), layout.n_numeric, generator=gen, device=device)
-                z_out[part] = (out[:, : layout.n_numeric] + noise * sigma).clamp(-Z_LIMIT, Z_LIMIT).cpu().numpy()
-                codes[part] = self._draw_codes(out, given[part], rng)
-        return z_out, codes
+        given_t = torch.as_tensor(given, device=device)
+        latent = torch.randn(len(given_t), int(self.latent_dim), generator=gen, device=device)
+        out = net.decode(latent, given_t)
+        noise = torch.randn(len(given_t), layout.n_numeric, generator=gen, device=device)
+        z = out[:, : layout.n_numeric] + noise * net.sigma.clamp(0.01, 1.0)
+        return z.clamp(-Z_LIMIT, Z_LIMIT).double().cpu().numpy(), out
