@@ -181,6 +181,21 @@ def test_keys_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert verify(tmp_path / "nowhere")[0] == 2
 
 
+def test_keystore_restores_a_given_watermark_secret(tmp_path: Path) -> None:
+    from synthgov.errors import InputError
+    from synthgov.release.keys import watermark_key_id
+
+    secret = bytes(range(32))
+    index = Keystore(tmp_path / "restored").init(watermark_secret=secret)
+    assert Keystore(tmp_path / "restored").watermark_secret() == secret
+    assert index["watermark_key_id"] == watermark_key_id(secret)
+    drawn = Keystore(tmp_path / "drawn").init()  # without one, a fresh random secret
+    assert drawn["watermark_key_id"] != index["watermark_key_id"]
+    with pytest.raises(InputError, match="16 bytes"):
+        Keystore(tmp_path / "short").init(watermark_secret=b"too short")
+    assert not Keystore(tmp_path / "short").exists()
+
+
 def test_prov_json_round_trips_through_prov(release: Path) -> None:
     from prov.model import ProvDocument
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from synthgov.errors import InputError
 
+MIN_SECRET_BYTES = 16  # the AES-128 subkeys of the watermark are derived from it
+
 
 def home() -> Path:
     return Path(os.environ.get("SYNTHGOV_HOME") or Path.home() / ".synthgov")
@@ -72,8 +74,11 @@ class Keystore:
     def exists(self) -> bool:
         return self.index_path.is_file()
 
-    def init(self, *, force: bool = False) -> dict[str, str]:
-        """Create a signing key and a watermark secret (refuses to overwrite unless ``force``)."""
+    def init(self, *, force: bool = False, watermark_secret: bytes | None = None) -> dict[str, str]:
+        """Create a signing key and a watermark secret (refuses to overwrite unless ``force``).
+
+        ``watermark_secret`` restores a known secret (a backup, or a fixed key for reproducible tests) instead of
+        drawing a new one; it must hold at least 16 bytes."""
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from cryptography.hazmat.primitives.serialization import (
             Encoding,
@@ -84,10 +89,12 @@ class Keystore:
 
         if self.exists() and not force:
             raise InputError(f"a keystore already exists in {self.folder}; use --force to replace it")
+        if watermark_secret is not None and len(watermark_secret) < MIN_SECRET_BYTES:
+            raise InputError(f"a watermark secret needs at least {MIN_SECRET_BYTES} bytes")
         private = Ed25519PrivateKey.generate()
         public = private.public_key()
         kid = signing_key_id(raw_public(public))
-        secret = secrets.token_bytes(32)
+        secret = secrets.token_bytes(32) if watermark_secret is None else bytes(watermark_secret)
         wid = watermark_key_id(secret)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         _write_secret(
