@@ -43,24 +43,25 @@ def labels(series: pd.Series) -> pd.Series:
 def reference_counts(frame: pd.DataFrame, categorical: list[str]) -> dict[str, dict[str, int]]:
     """Category counts of every markable column of ``frame`` (missing values are never moved, so not kept)."""
     named = {c: labels(frame[c]) for c in frame.columns if frame[c].nunique(dropna=False) <= len(frame) / 10}
+    coded = {c: pd.factorize(values) for c, values in named.items()}
     out: dict[str, dict[str, int]] = {}
     for column in categorical:
         if column not in named:
             continue
         counts = named[column].value_counts()
         counts = counts[counts.index != NA]
-        if 2 <= len(counts) <= MAX_CATEGORIES and (counts >= MIN_COUNT).sum() >= 2 and not _determined(named, column):
+        if 2 <= len(counts) <= MAX_CATEGORIES and (counts >= MIN_COUNT).sum() >= 2 and not _determined(coded, column):
             out[str(column)] = {str(k): int(v) for k, v in counts.items()}
     return out
 
 
-def _determined(named: dict[str, pd.Series], column: str) -> bool:
+def _determined(coded: dict[str, tuple[np.ndarray, pd.Index]], column: str) -> bool:
     """Whether ``column`` is a many-to-one function of another column (relabelling it alone would break that);
-    only columns of at least 10 rows per value count as functions (in a small table anything looks like one)."""
-    target = named[column]
-    width = target.nunique()
-    for other, key in named.items():
-        if other != column and key.nunique() > width and target.groupby(key, sort=False).nunique().max() <= 1:
+    only columns of at least 10 rows per value count as functions (in a small table anything looks like one).
+    ``coded``: each candidate column's label codes and labels."""
+    target, width = coded[column][0], len(coded[column][1])
+    for other, (codes, uniques) in coded.items():
+        if other != column and len(uniques) > width and _is_function_of(codes, len(uniques), target, width):
             return True
     return False
 
@@ -125,6 +126,7 @@ def embed_shares(frame: pd.DataFrame, reference: dict[str, dict[str, int]], key:
     from synthgov.watermark.plan import categorical_columns
 
     categorical = categorical_columns(out)
+    codes = _Codes(out)
     for column, counts_by_name in reference.items():
         if column not in out.columns:
             continue
@@ -145,8 +147,37 @@ def embed_shares(frame: pd.DataFrame, reference: dict[str, dict[str, int]], key:
             dict(zip(np.array(names)[up], want_up, strict=True)),
             dict(zip(np.array(names)[down], want_down, strict=True)),
             [c for c in categorical if c != column],
+            codes,
         )
     return out
+
+
+class _Codes:
+    """Integer codes of the columns of a table being relabelled, computed once and dropped when a column
+    changes: ``values`` distinguishes values as pandas does (missing is one value), ``labels`` as
+    :func:`labels` does."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._values: dict[str, tuple[np.ndarray, int]] = {}
+        self._labels: dict[str, tuple[np.ndarray, int]] = {}
+
+    def values(self, column: str) -> tuple[np.ndarray, int]:
+        if column not in self._values:
+            found, uniques = pd.factorize(self.frame[column], use_na_sentinel=False)
+            self._values[column] = (found, len(uniques))
+        return self._values[column]
+
+    def labels(self, column: str) -> tuple[np.ndarray, int]:
+        if column not in self._labels:
+            found, uniques = pd.factorize(labels(self.frame[column]))
+            self._labels[column] = (found, len(uniques))
+        return self._labels[column]
+
+    def changed(self, columns: list[str]) -> None:
+        for column in columns:
+            self._values.pop(column, None)
+            self._labels.pop(column, None)
 
 
 def _integer_quota(amounts: np.ndarray, total: int) -> np.ndarray:
@@ -157,46 +188,64 @@ def _integer_quota(amounts: np.ndarray, total: int) -> np.ndarray:
     return base
 
 
-def _relabel(out: pd.DataFrame, column: str, up: dict[str, int], down: dict[str, int], others: list[str]) -> None:
+def _relabel(
+    out: pd.DataFrame, column: str, up: dict[str, int], down: dict[str, int], others: list[str], cache: _Codes
+) -> None:
+    """Move rows of ``column`` from the ``down`` categories to the ``up`` ones (counts given), most plausible
+    first. Counting is done on integer codes, kept between columns (``np.bincount``), rather than with crosstabs
+    and group-bys of labels: the same rows, 2.5x faster on Adult."""
     current = labels(out[column]).to_numpy()
-    value_of = {name: out[column].to_numpy()[np.flatnonzero(current == name)[0]] for name in {*up, *down}}
-    followers = [
-        o for o in out.columns if o != column and out[o].groupby(current, sort=False).nunique(dropna=False).max() <= 1
-    ]
-    follow_value = {o: out[o].groupby(current, sort=False).first() for o in followers}
-    n = len(out)
+    codes, names = pd.factorize(current)
+    index_of = {str(name): i for i, name in enumerate(names)}
+    k, n = len(names), len(out)
+    _, first = np.unique(codes, return_index=True)  # the first row of each category
+    value_of = {name: out[column].to_numpy()[first[index_of[name]]] for name in {*up, *down} if name in index_of}
+    followers = [o for o in out.columns if o != column and _is_function_of(codes, k, *cache.values(o))]
+    follow_value = {o: out[o].to_numpy()[first] for o in followers}  # per category (a follower has one value)
     # naive-Bayes log lift of every (category, other value) pair; -inf where the pair was never seen
-    lift: list[tuple[np.ndarray, pd.DataFrame]] = []
+    lift: list[tuple[np.ndarray, np.ndarray]] = []
     for other in others:
         if other in followers:
             continue
-        other_codes, _ = pd.factorize(labels(out[other]))
-        table = pd.crosstab(current, other_codes)
+        other_codes, m = cache.labels(other)
+        table = np.bincount(codes * m + other_codes, minlength=k * m).reshape(k, m)
         expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / n
-        score = np.where(table.to_numpy() > 0, np.log((table.to_numpy() + 1) / (expected + 1)), -np.inf)
-        lift.append((other_codes, pd.DataFrame(score, index=table.index, columns=table.columns)))
+        with np.errstate(divide="ignore"):
+            score = np.where(table > 0, np.log((table + 1) / (expected + 1)), -np.inf)
+        lift.append((other_codes, score))
     quota = dict(down)
     taken = np.zeros(n, dtype=bool)
     for name, need in sorted(up.items()):
-        candidates = np.flatnonzero(np.isin(current, [d for d, q in quota.items() if q > 0]) & ~taken)
-        if need <= 0 or len(candidates) == 0:
+        owed_by_code = np.zeros(k, dtype=np.int64)
+        for d, q in quota.items():
+            if q > 0 and d in index_of:
+                owed_by_code[index_of[d]] = q
+        candidates = np.flatnonzero((owed_by_code[codes] > 0) & ~taken)
+        if need <= 0 or len(candidates) == 0 or name not in index_of:
             continue
         score = np.zeros(len(candidates))
         for other_codes, table in lift:
-            score += table.loc[name].reindex(range(table.columns.max() + 1)).to_numpy()[other_codes[candidates]]
+            score += table[index_of[name]][other_codes[candidates]]
         ranked = np.argsort(-score, kind="stable")
         order = candidates[ranked[np.isfinite(score[ranked])]]
         # most plausible first; a row is taken while its category still owes rows (each category's first
         # ``quota`` rows in this order), until ``need`` rows are taken
-        source = current[order]
+        source = codes[order]
         seen = pd.Series(source).groupby(source, sort=False).cumcount().to_numpy()
-        owed = pd.Series(source).map(quota).to_numpy(dtype=np.int64)
-        rows = order[seen < owed][:need]
+        rows = order[seen < owed_by_code[source]][:need]
         if len(rows) == 0:
             continue
-        for c, k in zip(*np.unique(current[rows], return_counts=True), strict=True):
-            quota[c] -= int(k)
+        for c, count in zip(*np.unique(current[rows], return_counts=True), strict=True):
+            quota[c] -= int(count)
         taken[rows] = True
         out.iloc[rows, out.columns.get_loc(column)] = value_of[name]
         for other in followers:
-            out.iloc[rows, out.columns.get_loc(other)] = follow_value[other][name]
+            out.iloc[rows, out.columns.get_loc(other)] = follow_value[other][index_of[name]]
+    cache.changed([column, *followers])
+
+
+def _is_function_of(codes: np.ndarray, k: int, values: np.ndarray, n_values: int) -> bool:
+    """Whether a column with codes ``values`` (of ``n_values`` values; missing counts as one) holds at most one
+    value within each of the ``k`` categories given by ``codes``."""
+    pairs = np.unique(codes.astype(np.int64) * max(n_values, 1) + values)
+    return len(pairs) == len(np.unique(pairs // max(n_values, 1)))
