@@ -13,6 +13,7 @@ import pytest
 
 import synthgov
 from synthgov.errors import InputError, ModelFileError
+from synthgov.generators.neural.ctgan_critic import CriticStep
 
 NEURAL = ["autoregressive", "ctgan", "tvae", "ddpm"]
 SHORT = {
@@ -193,6 +194,49 @@ def test_bfloat16_steps_compute_the_float32_loss(name: str, mixed: pd.DataFrame,
     assert mixed_precision.dtype == torch.float32 or name != "ctgan"  # the others hand over a Python float
     assert float(mixed_precision) != float(exact)  # the products did run in bfloat16
     assert abs(float(mixed_precision) - float(exact)) <= 0.005 * abs(float(exact))  # seen: 1e-5 to 5e-4
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+@pytest.mark.parametrize("hidden", [(256, 256), (64,), ()])
+def test_ctgan_critic_gradients_equal_autograd(precision: str, hidden: tuple, mixed: pd.DataFrame) -> None:
+    """``ctgan``'s critic trains with a step whose gradients, the gradient penalty's included, are written out by
+    hand (generators/neural/ctgan_critic.py). For the same weights, rows and torch seed (so the same
+    interpolation weights and dropout masks), its loss and every critic gradient equal autograd's double
+    backward through ``_critic_loss``, the loss's definition: in float32 to rounding (seen: exact to 1e-7), in
+    bfloat16 to bfloat16's rounding (4e-3; the products are the same, their order and where they are rounded
+    are not; seen: weights 3-4e-3), the biases' to 5e-2: their gradient is a sum over rows whose terms cancel
+    (real rows push one way, fake rows the other), so each term's rounding shows larger in it (seen: 2e-2).
+    Three depths of critic: the paper's (two hidden layers), one, and none (a linear critic)."""
+    import torch
+
+    model = synthgov.synthesizer("ctgan", seed=0, epochs=1, discriminator_dims=hidden).fit(mixed)
+    critic = model.network_.discriminator.train()  # as in training: dropout on
+    width = model._layout().width + model._layout().n_categories
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(200, width, generator=gen), torch.randn(200, width, generator=gen)
+    with torch.no_grad():  # weights away from their trained state, so the penalty's norms differ from 1
+        for p in critic.parameters():
+            p.mul_(3.0)
+
+    torch.manual_seed(5)
+    loss = CriticStep(critic, model.pac, precision)(real, fake)
+    by_hand = {name: p.grad.clone() for name, p in critic.named_parameters()}
+    critic.zero_grad(set_to_none=True)
+    torch.manual_seed(5)  # the same interpolation weights and dropout masks
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+        reference = model._critic_loss(real, fake)
+    reference.backward()
+
+    assert loss.dtype == torch.float32
+    assert float(loss) == pytest.approx(float(reference.detach()), rel=1e-5 if precision == "float32" else 1e-2)
+    for name, p in critic.named_parameters():
+        error = float((by_hand[name] - p.grad).norm())  # a linear critic's bias gets exactly 0: absolute part
+        bound = 1e-5 if precision == "float32" else 5e-2 if name.endswith("bias") else 1e-2
+        assert error <= bound * float(p.grad.norm()) + 1e-6, (name, error)
+    torch.manual_seed(5)  # the penalty is a large part of the compared gradients, not lost in the tolerance
+    CriticStep(critic, model.pac, precision, weight=0.0)(real, fake)
+    first = critic.body[0].weight
+    assert float((first.grad - by_hand["body.0.weight"]).norm()) > 0.1 * float(by_hand["body.0.weight"].norm())
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])

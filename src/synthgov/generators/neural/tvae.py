@@ -86,9 +86,11 @@ class TVAESynthesizer(NeuralSynthesizer):
     learning_rate:
         Adam step (1e-3 in the paper).
     match_marginals:
-        Rows sampled with nothing given match the training marginals: categories by tilting the network's
-        probabilities, numbers by rank (:mod:`.marginal_matching`); the model's dependence is kept. ``False``
-        samples as the paper does (measured in docs/generators.md).
+        Rows sampled with nothing given match the training marginals through maps fixed once after training
+        on a reference sample and saved with the model: categories by offsets that tilt the network's
+        probabilities, numbers by an increasing map of their normal scores (:mod:`.marginal_matching`); the
+        model's dependence is kept, and the maps hold for any number of rows. ``False`` samples as the paper
+        does (measured in docs/generators.md).
     """
 
     name = "tvae"
