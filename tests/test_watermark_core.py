@@ -195,3 +195,57 @@ def test_point_masses_and_heaps_are_never_carriers_but_smooth_peaks_are(adult: p
     peaked.loc[peaked["age"].between(35, 37).to_numpy() & (np.arange(len(adult)) % 3 == 0), "age"] = 36
     assert (peaked["age"] == 36).mean() > 0.03  # a smooth peak above 3% but not 3 times its neighbours
     assert make_plan(peaked, "wm:test").carriers["age"].atoms == []
+
+
+def test_target_share_bound_equals_a_logsumexp_per_context() -> None:
+    """The padded, vectorised bound is the same number as the definition written with scipy's ``logsumexp``
+    per context (contexts of different sizes, values with null probability 0, marked and unmarked totals)."""
+    from scipy import special
+
+    from synthgov.watermark.bounds import chernoff_minimum
+    from synthgov.watermark.cells import TargetShares
+
+    rng = np.random.default_rng(11)
+    for trial in range(20):
+        sizes = rng.integers(2, 9, size=30)
+        null = [rng.dirichlet(np.ones(k)) * (rng.random(k) > 0.15) for k in sizes]
+        null = [p / p.sum() if p.sum() > 0 else np.full(len(p), 1 / len(p)) for p in null]
+        shares = [rng.dirichlet(np.ones(k)) for k in sizes]
+        counts = rng.integers(5, 200, size=30).astype(float)
+        lift = 0.3 if trial % 2 else 0.0  # every other trial observes more on target than the null expects
+        observed = np.array([min(1.0, float(np.dot(p, s)) + lift * s.max()) for p, s in zip(null, shares, strict=True)])
+        evidence = TargetShares(observed, shares, null, counts)
+        weight = counts / (counts + 10.0)
+        total = float(np.sum(weight * observed))
+
+        def objective(lam: float, weight=weight, total=total, evidence=evidence) -> float:
+            terms = [
+                special.logsumexp(lam * w * s, b=p)
+                for w, s, p in zip(weight, evidence.shares, evidence.null, strict=True)
+            ]
+            return float(-lam * total + sum(terms))
+
+        expected = (
+            0.0 if total <= float(np.sum(weight * [np.dot(p, s) for p, s in zip(null, shares, strict=True)])) else None
+        )
+        expected = chernoff_minimum(objective, cap=1e6) if expected is None else expected
+        assert target_share_log_p(evidence) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        assert (expected < -1.0) == bool(trial % 2)  # the lifted trials are the significant ones
+
+
+@pytest.mark.parametrize("n_values", [7, 1 << 23])  # a table of the pairs, and (too many cells) sorting them
+def test_is_function_of_agrees_with_a_group_by(n_values: int) -> None:
+    from synthgov.watermark.category_shares import _is_function_of
+
+    rng = np.random.default_rng(n_values)
+    for trial in range(30):
+        k = int(rng.integers(1, 6))
+        codes = rng.integers(0, k, 400)
+        per_category = rng.integers(0, n_values, k)  # a function of the category ...
+        values = per_category[codes].copy()
+        if trial % 2:  # ... broken in one row
+            row = int(rng.integers(0, 400))
+            values[row] = (values[row] + 1) % n_values
+        expected = bool((pd.Series(values).groupby(codes).nunique() <= 1).all())
+        assert _is_function_of(codes, k, values, n_values) == expected
+        assert expected == (trial % 2 == 0)

@@ -127,10 +127,18 @@ def column_pair_trends(tables: Tables) -> list[dict[str, Any]]:
     real_bins = {n: _digitize(v) for n, v in real_num.items()}
     syn_bins = {n: _digitize(v) for n, v in syn_num.items()}
 
+    seen: dict[tuple[int, str], np.ndarray] = {}  # each column's discrete values once, not once per pair
+
     def discrete(frame: pd.DataFrame, bins: dict[str, np.ndarray], name: str) -> np.ndarray:
-        if name in bins:
-            return bins[name].astype(object)
-        return frame[name].astype(object).where(frame[name].notna(), np.nan).to_numpy()
+        key = (id(frame), name)
+        if key not in seen:
+            values = frame[name]
+            seen[key] = (
+                bins[name].astype(object)
+                if name in bins
+                else values.astype(object).where(values.notna(), np.nan).to_numpy()
+            )
+        return seen[key]
 
     out = []
     for a, b in itertools.combinations(names, 2):

@@ -85,15 +85,15 @@ def log_p(frame: pd.DataFrame, reference: dict[str, dict[str, int]], key: bytes)
     for column, counts_by_name in reference.items():
         if column not in frame.columns:
             continue
-        suspect = labels(frame[column])
-        suspect = suspect[suspect != NA]
-        m = len(suspect)
+        codes, found = pd.factorize(labels(frame[column]).to_numpy())
+        tally = dict(zip(found, np.bincount(codes, minlength=len(found)).tolist(), strict=True))
+        m = len(codes) - tally.pop(NA, 0)
         if m == 0:
             continue
         names = list(counts_by_name)
         counts = np.array([counts_by_name[n] for n in names], dtype=np.float64)
         share = counts / counts.sum()
-        observed = suspect.value_counts().reindex(names).fillna(0).to_numpy(dtype=np.float64) / m
+        observed = np.array([tally.get(n, 0) for n in names], dtype=np.float64) / m
         delta = _targets(counts)
         keep = (delta > 0) & (share < 1)
         sd = np.sqrt(share[keep] * (1 - share[keep]) / m)
@@ -247,5 +247,9 @@ def _relabel(
 def _is_function_of(codes: np.ndarray, k: int, values: np.ndarray, n_values: int) -> bool:
     """Whether a column with codes ``values`` (of ``n_values`` values; missing counts as one) holds at most one
     value within each of the ``k`` categories given by ``codes``."""
-    pairs = np.unique(codes.astype(np.int64) * max(n_values, 1) + values)
-    return len(pairs) == len(np.unique(pairs // max(n_values, 1)))
+    width = max(n_values, 1)
+    pairs = codes.astype(np.int64) * width + values
+    if k * width <= 1 << 24:  # a table of the pairs seen (a count per cell) is cheaper than sorting them
+        return bool((np.count_nonzero(np.bincount(pairs, minlength=k * width).reshape(k, width), axis=1) <= 1).all())
+    pairs = np.unique(pairs)
+    return len(pairs) == len(np.unique(pairs // width))
