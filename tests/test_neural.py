@@ -124,6 +124,7 @@ def test_weights_are_safetensors_and_damage_is_detected(tmp_path, mixed: pd.Data
         ("autoregressive", {"validation": 0.9}, "validation must be a fraction"),
         ("tvae", {"precision": "fp8"}, "precision must be one of auto, float32, bfloat16"),
         ("autoregressive", {"lr_decay": 1.5}, "lr_decay must lie strictly between 0 and 1"),
+        ("autoregressive", {"dropout": 1.0}, "dropout must lie in"),
     ],
 )
 def test_bad_training_parameters_are_clear_errors(name: str, params: dict, message: str, mixed: pd.DataFrame) -> None:
@@ -283,3 +284,38 @@ def test_tvae_hand_written_gradients_equal_autograd(precision: str, mixed: pd.Da
             assert error < 1e-3, name  # bfloat16 rounds at 4e-3: this is float32 accumulation order
         else:
             assert error < 0.01, name
+
+
+def test_autoregressive_dropout_masks_drop_at_the_rate_asked_and_are_seeded() -> None:
+    """The fast dropout masks (numpy's 16-bit integers on a CPU): the share dropped is ``p`` to sampling error
+    (1.8 million entries: 5 standard deviations are 0.0011), the same seed gives the same masks, ``p`` 0 none;
+    and the regressors' input is the known embeddings times the mask over the keep rate, as inverted dropout."""
+    import torch
+
+    from synthgov.generators.neural.autoregressive import dropout_masks
+
+    cpu = torch.device("cpu")
+    for p in (0.1, 0.5):
+        keep = dropout_masks(p, 16, np.random.default_rng(1), torch.Generator(), cpu)
+        mask = keep(512, 15)
+        assert mask.shape == (512, 15, 15, 16) and mask.dtype == torch.bool
+        assert abs(1 - mask.float().mean().item() - p) < 5 * np.sqrt(p * (1 - p) / mask.numel())
+        again = dropout_masks(p, 16, np.random.default_rng(1), torch.Generator(), cpu)(512, 15)
+        assert torch.equal(mask, again)
+    assert dropout_masks(0.0, 16, np.random.default_rng(1), torch.Generator(), cpu)(4, 3) is None
+
+    model = synthgov.synthesizer("autoregressive", seed=0, epochs=1, embedding_dim=4, hidden=8, dropout=0.25)
+    from conftest import make_mixed
+
+    model.fit(make_mixed(200))
+    net = model.network_
+    d = len(net.heads)
+    emb = torch.randn(6, d, 4)
+    known = torch.rand(6, d, d) < 0.5
+    keep = dropout_masks(0.25, 4, np.random.default_rng(2), torch.Generator(), cpu)(6, d)
+    x = (emb.unsqueeze(1) * known.unsqueeze(-1) * keep / 0.75).flatten(2)
+    h = torch.relu(torch.einsum("bjk,jkh->bjh", x, net.w1) + net.b1)
+    expected = h + torch.relu(torch.einsum("bjk,jkh->bjh", h, net.w2) + net.b2)
+    with torch.no_grad():
+        assert torch.allclose(net.hidden_state(emb, known, keep=keep), expected, atol=1e-6)
+        assert not torch.allclose(net.hidden_state(emb, known), expected, atol=1e-3)  # the mask matters
