@@ -280,14 +280,18 @@ class AutoregressiveSynthesizer(NeuralSynthesizer):
     ) -> dict[str, np.ndarray]:
         given = self._given_tokens(n, intervals)
         free = (given < 0).all(1) if self.match_marginals else None  # rows with nothing given: calibrated
-        tokens = self._complete(np.maximum(given, 0), given >= 0, rng, free)
+        tokens, known = np.maximum(given, 0), given >= 0
+        for start in range(0, n, SAMPLE_CHUNK):  # rows in chunks: the (rows x tokens) probabilities stay small
+            part = slice(start, start + SAMPLE_CHUNK)
+            self._complete(tokens[part], known[part], rng, None if free is None else free[part])
         return self._pin(self.encoding_.uniforms_from_tokens(tokens, rng), intervals, rng)
 
     def _complete(
         self, tokens: np.ndarray, known: np.ndarray, rng: np.random.Generator, calibrated: np.ndarray | None = None
     ) -> np.ndarray:
-        """Draw every unknown token, column by column in the canonical order, given the known ones; the rows
-        selected by ``calibrated`` draw with the calibration offsets added to their logits."""
+        """Draw every unknown token, column by column in the canonical order, given the known ones (``tokens``
+        and ``known`` are filled in place); the rows selected by ``calibrated`` draw with the calibration offsets
+        added to their logits."""
         for j in range(tokens.shape[1]):
             rows = np.flatnonzero(~known[:, j])
             if rows.size == 0:
