@@ -235,7 +235,7 @@ def test_target_share_bound_equals_a_logsumexp_per_context() -> None:
 
 @pytest.mark.parametrize("n_values", [7, 1 << 23])  # a table of the pairs, and (too many cells) sorting them
 def test_is_function_of_agrees_with_a_group_by(n_values: int) -> None:
-    from synthgov.watermark.category_shares import _is_function_of
+    from synthgov.watermark.category_shares import is_function_of
 
     rng = np.random.default_rng(n_values)
     for trial in range(30):
@@ -247,5 +247,5 @@ def test_is_function_of_agrees_with_a_group_by(n_values: int) -> None:
             row = int(rng.integers(0, 400))
             values[row] = (values[row] + 1) % n_values
         expected = bool((pd.Series(values).groupby(codes).nunique() <= 1).all())
-        assert _is_function_of(codes, k, values, n_values) == expected
+        assert is_function_of(codes, k, values, n_values) == expected
         assert expected == (trial % 2 == 0)

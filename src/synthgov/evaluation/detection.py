@@ -52,9 +52,9 @@ def grouped_stratified_folds(y: np.ndarray, groups: np.ndarray, folds: int, rng:
     groups, 3 s for 20,000 rows of which nearly every row is its own group).
 
     Groups of several rows are placed first, largest first, each in the fold that holds the fewest rows of the
-    group's majority label so far; then the single rows of each label, in random order,
-    each in the fold with the fewest rows of that label (ties: the lower fold), so those counts end within one
-    row of each other whenever the larger groups allow it."""
+    group's majority label so far; then the single rows of each label, in random order, each in the fold with
+    the fewest rows of that label (ties: the lower fold), so those counts end within one row of each other
+    whenever the larger groups allow it."""
     _, group = np.unique(groups, return_inverse=True)
     sizes = np.bincount(group)
     ones = np.bincount(group, weights=y, minlength=len(sizes)).astype(np.int64)

@@ -61,7 +61,7 @@ def _determined(coded: dict[str, tuple[np.ndarray, pd.Index]], column: str) -> b
     ``coded``: each candidate column's label codes and labels."""
     target, width = coded[column][0], len(coded[column][1])
     for other, (codes, uniques) in coded.items():
-        if other != column and len(uniques) > width and _is_function_of(codes, len(uniques), target, width):
+        if other != column and len(uniques) > width and is_function_of(codes, len(uniques), target, width):
             return True
     return False
 
@@ -200,7 +200,7 @@ def _relabel(
     k, n = len(names), len(out)
     _, first = np.unique(codes, return_index=True)  # the first row of each category
     value_of = {name: out[column].to_numpy()[first[index_of[name]]] for name in {*up, *down} if name in index_of}
-    followers = [o for o in out.columns if o != column and _is_function_of(codes, k, *cache.values(o))]
+    followers = [o for o in out.columns if o != column and is_function_of(codes, k, *cache.values(o))]
     follow_value = {o: out[o].to_numpy()[first] for o in followers}  # per category (a follower has one value)
     # naive-Bayes log lift of every (category, other value) pair; -inf where the pair was never seen
     lift: list[tuple[np.ndarray, np.ndarray]] = []
@@ -244,7 +244,7 @@ def _relabel(
     cache.changed([column, *followers])
 
 
-def _is_function_of(codes: np.ndarray, k: int, values: np.ndarray, n_values: int) -> bool:
+def is_function_of(codes: np.ndarray, k: int, values: np.ndarray, n_values: int) -> bool:
     """Whether a column with codes ``values`` (of ``n_values`` values; missing counts as one) holds at most one
     value within each of the ``k`` categories given by ``codes``."""
     width = max(n_values, 1)

@@ -111,7 +111,7 @@ def _grid(values: np.ndarray) -> float:
 def _is_derived(frame: pd.DataFrame, column: str, categorical: list[str]) -> bool:
     """Whether ``column`` holds one value (missing values aside) within each category of some categorical column
     of at most 1,000 values (a group-by's ``nunique``, counted on integer codes)."""
-    from synthgov.watermark.category_shares import _is_function_of
+    from synthgov.watermark.category_shares import is_function_of
 
     values, uniques = pd.factorize(frame[column])  # missing: -1, not a value (as nunique)
     present = values >= 0
@@ -119,7 +119,7 @@ def _is_derived(frame: pd.DataFrame, column: str, categorical: list[str]) -> boo
         if frame[other].nunique(dropna=False) > 1000:
             continue
         keys, groups = pd.factorize(frame[other].astype("object").where(frame[other].notna(), "<NA>"))
-        if _is_function_of(keys[present], len(groups), values[present], len(uniques)):
+        if is_function_of(keys[present], len(groups), values[present], len(uniques)):
             return True
     return False
 

@@ -18,6 +18,7 @@ errors of a chain of conditionals add up along the column order, and on Adult th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -89,7 +90,9 @@ def _network(
     return ColumnRegressors()
 
 
-def dropout_masks(p: float, embedding_dim: int, rng: np.random.Generator, gen: torch.Generator, device: torch.device):
+def dropout_masks(
+    p: float, embedding_dim: int, rng: np.random.Generator, gen: torch.Generator, device: torch.device
+) -> Callable[[int, int], torch.Tensor | None]:
     """``keep(b, d)``: a (b, d, d, embedding_dim) bool mask, each entry False with probability ``p`` (None when
     ``p`` is 0). On a CPU the entries come from numpy's generator as 16-bit integers against
     ``round(p * 65536)``, so ``p`` is honoured to 1/65536 (0.1 -> 0.100006): torch's CPU generator makes one
