@@ -108,20 +108,24 @@ def _grid(values: np.ndarray) -> float:
     return 0.0
 
 
-def _is_derived(frame: pd.DataFrame, column: str, categorical: list[str]) -> bool:
-    """Whether ``column`` holds one value (missing values aside) within each category of some categorical column
-    of at most 1,000 values (a group-by's ``nunique``, counted on integer codes)."""
+def _category_codes(frame: pd.DataFrame, categorical: list[str]) -> dict[str, tuple[np.ndarray, int]]:
+    """Integer codes (missing: one value) and their count, of each categorical column of at most 1,000 values."""
+    out = {}
+    for other in categorical:
+        if frame[other].nunique(dropna=False) <= 1000:
+            keys, groups = pd.factorize(frame[other].astype("object").where(frame[other].notna(), "<NA>"))
+            out[other] = (keys, len(groups))
+    return out
+
+
+def _is_derived(frame: pd.DataFrame, column: str, codes: dict[str, tuple[np.ndarray, int]]) -> bool:
+    """Whether ``column`` holds one value (missing values aside) within each category of one of the categorical
+    columns coded in ``codes`` (:func:`_category_codes`): a group-by's ``nunique``, counted on integer codes."""
     from synthgov.watermark.category_shares import is_function_of
 
     values, uniques = pd.factorize(frame[column])  # missing: -1, not a value (as nunique)
     present = values >= 0
-    for other in categorical:
-        if frame[other].nunique(dropna=False) > 1000:
-            continue
-        keys, groups = pd.factorize(frame[other].astype("object").where(frame[other].notna(), "<NA>"))
-        if is_function_of(keys[present], len(groups), values[present], len(uniques)):
-            return True
-    return False
+    return any(is_function_of(keys[present], n, values[present], len(uniques)) for keys, n in codes.values())
 
 
 def categorical_columns(frame: pd.DataFrame) -> list[str]:
@@ -152,6 +156,7 @@ def make_plan(
     if step is None:
         step = STEP_WITH_SHARES if shares else STEP_ALONE
     carriers: dict[str, Carrier] = {}
+    codes = _category_codes(frame, categorical)  # once, for every numeric column's _is_derived
     for column in frame.columns:
         series = frame[column]
         if column in categorical or not pd.api.types.is_numeric_dtype(series):
@@ -169,7 +174,7 @@ def make_plan(
         q75, q25 = np.percentile(rest, [75, 25])
         scale = (q75 - q25) / 1.349 or float(np.std(rest))
         grid = _grid(rest)
-        if scale <= 0 or _is_derived(frame, column, categorical):
+        if scale <= 0 or _is_derived(frame, column, codes):
             continue
         lattice = max(step * scale, MIN_GRID_STEPS * grid)  # a lattice the value grid can express
         if lattice > MAX_STEP * scale:
