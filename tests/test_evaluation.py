@@ -233,3 +233,32 @@ def test_detection_auc_agrees_with_scikit_learns_grouped_folds(adult_small: pd.D
             model = HistGradientBoostingClassifier(random_state=7, categorical_features="from_dtype")
             scores[test] = model.fit(x.iloc[train], y[train]).predict_proba(x.iloc[test])[:, 1]
         assert abs(ours - roc_auc_score(y, scores)) < 0.02, (ours, roc_auc_score(y, scores))
+
+
+def test_association_matrix_equals_cramers_v_of_each_crosstab() -> None:
+    """The report's association figure: Cramér's V of every two columns (numbers in deciles of the real data,
+    gaps as a level of their own) equals scipy's on pandas' crosstab of the same codes, computed pair by pair;
+    a constant column has no association."""
+    from scipy.stats.contingency import association
+
+    from synthgov.evaluation.plots import _codes, association_matrix
+
+    real = make_mixed(700, seed=5)
+    real["constant"] = "same"
+    synthetic = make_mixed(500, seed=6)
+    synthetic["constant"] = "same"
+    tables = load_tables(real, synthetic)
+    names = tables.columns
+    assert len(names) >= 5
+    for frame in (tables.real, tables.synthetic):
+        ours = association_matrix(tables, frame, names)
+        codes = {}
+        for n in names:
+            _, edges = _codes(tables.real[n], tables.is_continuous(n), None)
+            codes[n] = _codes(frame[n], tables.is_continuous(n), edges)[0]
+        for i, a in enumerate(names):
+            for j, b in enumerate(names):
+                table = pd.crosstab(codes[a], codes[b]).to_numpy()
+                expected = 1.0 if i == j else association(table, method="cramer") if min(table.shape) > 1 else 0.0
+                assert ours[i, j] == pytest.approx(expected, abs=1e-12), (a, b)
+        assert (ours[names.index("constant")][np.arange(len(names)) != names.index("constant")] == 0).all()

@@ -39,21 +39,58 @@ def tilt_offsets(log_probs: np.ndarray, target: np.ndarray, iterations: int = 10
     ``log_probs``: (rows, categories) log-probabilities (or logits); ``target``: the frequencies to match
     (normalised here). Categories the target gives no mass get offset ``NEVER`` (never drawn). Raking converges
     for any target whose support the rows' probabilities cover; it stops at ``tol`` (largest absolute gap).
+
+    The raking runs on weights ``exp(b)``: ``softmax(l + b) = p * exp(b) / (p @ exp(b))`` with ``p`` the rows'
+    probabilities, so an iteration is two matrix-vector products instead of a softmax of the whole array (Adult's
+    autoregressive calibration, 14 columns of 32,768 rows: 4.5 -> 0.7 s; offsets equal to 1e-12). Should a row's
+    tilted probabilities underflow to nothing, the same raking runs on the log scale.
     """
     target = np.asarray(target, dtype=np.float64)
     target = target / target.sum()
-    logits = log_probs - log_probs.max(axis=1, keepdims=True)
-    offsets = np.where(target > 0, 0.0, -np.inf)
+    support = target > 0
+    supported = log_probs if support.all() else np.where(support, log_probs, -np.inf)
+    logits = log_probs - supported.max(axis=1, keepdims=True)
+    offsets = _rake_weights(logits, target, support, iterations, tol)
+    if offsets is None:
+        offsets = _rake_logits(logits, target, support, iterations, tol)
+    return np.maximum(offsets, NEVER)
+
+
+def _rake_weights(
+    logits: np.ndarray, target: np.ndarray, support: np.ndarray, iterations: int, tol: float
+) -> np.ndarray | None:
+    """Raking on weights (see :func:`tilt_offsets`); None when a row's tilted mass underflows to zero."""
+    probs = np.exp(np.minimum(logits, 0.0))  # each row's largest supported entry is 1
+    if not support.all():
+        probs[:, ~support] = 0.0
+    weights = support.astype(np.float64)
     for _ in range(iterations):
-        probs = softmax_rows(logits + offsets)
-        mean = probs.mean(axis=0)
+        mass = probs @ weights
+        if not np.all(mass > 1e-250):  # 1 / mass would overflow
+            return None
+        mean = ((1.0 / mass) @ probs) * weights / len(probs)
+        if np.max(np.abs(mean - target)) < tol:
+            break
+        weights = np.where(support, weights * target / np.maximum(mean, 1e-300), 0.0)
+        weights /= weights.max()  # keep them bounded (a common factor changes nothing)
+    with np.errstate(divide="ignore"):
+        return np.log(weights)
+
+
+def _rake_logits(
+    logits: np.ndarray, target: np.ndarray, support: np.ndarray, iterations: int, tol: float
+) -> np.ndarray:
+    """The same raking with offsets added to the logits (slower: a softmax of all rows per iteration)."""
+    offsets = np.where(support, 0.0, -np.inf)
+    for _ in range(iterations):
+        mean = softmax_rows(logits + offsets).mean(axis=0)
         if np.max(np.abs(mean - target)) < tol:
             break
         with np.errstate(divide="ignore"):
             step = np.log(target) - np.log(np.maximum(mean, 1e-300))
-        offsets = np.where(target > 0, offsets + step, -np.inf)
-        offsets -= offsets[target > 0].max()  # keep them bounded (a common shift changes nothing)
-    return np.maximum(offsets, NEVER)
+        offsets = np.where(support, offsets + step, -np.inf)
+        offsets -= offsets[support].max()
+    return offsets
 
 
 def score_quantiles(z: np.ndarray) -> np.ndarray:
