@@ -282,7 +282,10 @@ class NeuralSynthesizer(TabularSynthesizer):
             z = self._calibrated_scores(z, (pool < 0).all(1))
         if pinned:
             mids = {name: (lo + hi) / 2 for name, (lo, hi) in intervals.items()}
-            target = np.stack([enc.normal_scores(mids[enc.columns[enc.numeric_index[k]]]) for k in pinned], axis=1)
+            target = np.stack(
+                [enc.place_scores(enc.numeric_index[k], mids[enc.columns[enc.numeric_index[k]]]) for k in pinned],
+                axis=1,
+            )
             gap = np.abs(z[:, pinned] - np.repeat(target, candidates, axis=0)).sum(1).reshape(n, candidates)
             pick = np.arange(n) * candidates + gap.argmin(1)
             z, codes = z[pick], codes[pick]

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from synthgov.errors import InputError
-from synthgov.generators.discretise import token_of
 from synthgov.generators.neural.base import NeuralSynthesizer
 from synthgov.generators.neural.conditioning import CategoryConditions, condition_vectors, draw_given_by_frequency
 from synthgov.generators.neural.ctgan_critic import CriticStep
@@ -310,16 +309,12 @@ class CTGANSynthesizer(NeuralSynthesizer):
         return raw[:, : layout.n_numeric].clamp(-Z_LIMIT, Z_LIMIT).double().cpu().numpy(), raw
 
     def _sample_tokens(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Tokens of ``n`` unconditional rows as the network draws them (the scores of a column with gaps are
+        places among its present values: decoded with the missing-value flags, not read on the full scale)."""
         enc = self.encoding_
         given = np.full((n, len(self._layout().sizes)), -1, dtype=np.int64)
         z, codes = self._sample_mixed(given, rng, match=False)
-        tokens = np.empty((n, len(enc.columns)), dtype=np.int64)
-        from scipy import special
-
-        for k, j in enumerate(enc.numeric_index):
-            tokens[:, j] = token_of(enc.edges[j], special.ndtr(z[:, k]))
-        tokens[:, enc.categorical_index] = codes[:, : len(enc.categorical_index)]
-        return tokens
+        return enc.tokens_of(enc.uniforms_from_mixed(z, codes, rng))
 
     def _sample_uniforms_rows(
         self, n: int, rng: np.random.Generator, intervals: dict[str, tuple[np.ndarray, np.ndarray]]

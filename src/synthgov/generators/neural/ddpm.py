@@ -184,7 +184,7 @@ class DDPMSynthesizer(NeuralSynthesizer):
             name = enc.columns[j]
             if name in intervals:
                 lo, hi = intervals[name]
-                pinned[:, k] = enc.normal_scores((lo + hi) / 2)
+                pinned[:, k] = enc.place_scores(j, (lo + hi) / 2)
         z = np.empty((n, len(enc.numeric_index)))
         codes = np.empty((n, given.shape[1]), dtype=np.int64)
         for start in range(0, n, 65_536):

@@ -118,11 +118,16 @@ class ColumnEncoding:
         flags = np.zeros((n, len(self.flag_index)), dtype=np.int64)
         for k, j in enumerate(self.numeric_index):
             u, p = uniforms[self.columns[j]], self.missing[j]
-            inner = np.where(u < p, u / max(p, 1e-300), (u - p) / max(1 - p, 1e-300)) if p > 0 else u
-            z[:, k] = self.normal_scores(inner)
+            z[:, k] = self.place_scores(j, u)
             if p > 0:
                 flags[:, list(self.flag_index).index(j)] = u < p
         return z, np.concatenate([tokens[:, self.categorical_index], flags], axis=1)
+
+    def place_scores(self, j: int, u: np.ndarray) -> np.ndarray:
+        """The normal scores that :meth:`mixed` gives uniforms ``u`` of numeric column j: a present value's place
+        among the present values (a missing one's within the missing share), not its place on the full scale."""
+        u, p = np.asarray(u, dtype=np.float64), self.missing[j]
+        return self.normal_scores(np.where(u < p, u / max(p, 1e-300), (u - p) / max(1 - p, 1e-300)) if p > 0 else u)
 
     def given_mixed(self, given_tokens: np.ndarray, intervals_mid: dict[str, np.ndarray]) -> np.ndarray:
         """Given codes in the mixed encoding (-1 = free) from given tokens and the given numbers' uniforms."""
