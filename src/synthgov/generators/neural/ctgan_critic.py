@@ -71,7 +71,11 @@ class CriticStep:
         mixed = alpha * real + (1 - alpha) * fake
         weights = [m.weight.detach().to(dt) for m in self.linears]
         biases = [m.bias.detach().to(dt) for m in self.linears]
-        grad_w = [torch.zeros(w.shape, device=w.device) for w in weights]  # float32: two parts add up in it
+        # each hidden layer's weight gradient has a WGAN part and a penalty part, sum_r left[r]' right[r] over
+        # the rows of both; stacking their rows makes it one product per layer (the first layer's (256, pac x
+        # width) result is the step's largest, written once)
+        left: list[list[torch.Tensor]] = [[] for _ in weights[:-1]]
+        right: list[list[torch.Tensor]] = [[] for _ in weights[:-1]]
 
         # the WGAN part: real and fake rows through the critic in one pass, then back
         x = torch.cat([real, fake], 0).to(dt).reshape(2 * rows, pac * width)
@@ -81,10 +85,11 @@ class CriticStep:
         g = torch.full((2 * rows, 1), 1.0 / rows, device=real.device, dtype=dt)
         g[:rows] = -1.0 / rows
         grad_b = [g.sum(0)]
-        grad_w[-1] += g.t() @ acts[-1]
+        grad_last = (g.t() @ acts[-1]).float()
         for i in range(len(slopes) - 1, -1, -1):
             g = (g @ weights[i + 1]) * slopes[i]
-            grad_w[i] += g.t() @ acts[i]
+            left[i].append(g)
+            right[i].append(acts[i])
             grad_b.insert(0, g.sum(0))
 
         # the penalty: the input gradient of each interpolated pack and its gradient with respect to the weights
@@ -99,9 +104,12 @@ class CriticStep:
         loss = loss + self.weight * ((norms - 1) ** 2).mean()
         g = (grad_in * (2 * self.weight / rows * (norms - 1) / norms.clamp_min(1e-12)).unsqueeze(1)).to(dt)
         for i in range(len(slopes)):  # back up the chain: g is the penalty's gradient w.r.t. what pre[i] made
-            grad_w[i] += pre[i].t() @ g
+            left[i].append(pre[i])
+            right[i].append(g)
             g = (g @ weights[i].t()) * slopes[i]
-        grad_w[-1] += g.sum(0, keepdim=True)
+        grad_last += g.sum(0, keepdim=True).float()
+        grad_w = [(torch.cat(a, 0).t() @ torch.cat(b, 0)).float() for a, b in zip(left, right, strict=True)]
+        grad_w.append(grad_last)
 
         for m, gw, gb in zip(self.linears, grad_w, grad_b, strict=True):
             m.weight.grad = gw
