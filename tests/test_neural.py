@@ -337,3 +337,32 @@ def test_autoregressive_samples_in_chunks_and_keeps_conditions_across_them(monke
     assert len(unconditional) == 300
     for start in range(0, 300, 64):  # every chunk was completed (untouched rows would all hold token 0)
         assert unconditional["group"].iloc[start : start + 64].nunique(dropna=False) >= 2
+
+
+def test_epoch_clock_times_each_epoch_inside_the_training_loop(mixed: pd.DataFrame) -> None:
+    """benchmarks/neural.py --epoch-timing reads epochs from inside the loops: ours through the progress seam,
+    SDV's through a stand-in for the ``tqdm`` around its epoch loop; one duration per epoch, set-up outside."""
+    import sys
+    import time
+    from pathlib import Path
+
+    from synthgov import progress
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from neural import _EpochClock
+
+    clock = _EpochClock()
+    with progress.use_reporter(clock):
+        synthgov.synthesizer("tvae", seed=0, epochs=3, patience=None).fit(mixed)
+    assert len(clock.epochs()) == 3 and all(t > 0 for t in clock.epochs())
+
+    clock = _EpochClock()
+    epochs = clock.tqdm(range(3), disable=True)
+    time.sleep(0.2)  # set-up before the loop is not an epoch
+    seen = []
+    for i in epochs:
+        seen.append(i)
+        time.sleep(0.05 * (i + 1))
+    each = clock.epochs()
+    assert seen == [0, 1, 2] and len(each) == 3
+    assert all(0.05 * (i + 1) <= t < 0.05 * (i + 1) + 0.15 for i, t in enumerate(each))
