@@ -1,6 +1,7 @@
 """The quality judge of the benchmarks: SDMetrics' QualityReport and train-on-synthetic/test-on-real AUC.
 
-Kept outside the package: SDMetrics is a benchmark/test-only dependency.
+Kept outside the package: SDMetrics is a benchmark/test-only dependency, and needs pandas < 3, so where it does not
+import it runs in its own venv (``sdmetrics_judge.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ def sdmetrics_metadata(schema: Schema) -> dict[str, Any]:
 
 
 def quality_report(real: pd.DataFrame, synthetic: pd.DataFrame, schema: Schema) -> dict[str, float]:
-    from sdmetrics.reports.single_table import QualityReport
+    """SDMetrics' scores: in this process where SDMetrics imports (a pandas 2 environment), else in its own venv
+    (``sdmetrics_judge.py``), since SDMetrics needs pandas < 3."""
+    try:
+        from sdmetrics.reports.single_table import QualityReport
+    except ImportError:
+        from sdmetrics_judge import quality_report_isolated
+
+        return quality_report_isolated(real, synthetic, sdmetrics_metadata(schema))
 
     report = QualityReport()
     with warnings.catch_warnings():

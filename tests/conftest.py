@@ -91,3 +91,9 @@ def _session_keystore(tmp_path_factory: pytest.TempPathFactory) -> None:
 def _private_keystore(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never touch the user's ~/.synthgov: each session gets its own keystore home."""
     monkeypatch.setenv("SYNTHGOV_HOME", str(tmp_path_factory.getbasetemp() / "synthgov-home"))
+
+
+def is_text(series: pd.Series) -> bool:
+    """A column of strings on any pandas: object (pandas 2) or the default string dtype ``str`` (pandas 3); a
+    ``dtype == object`` test alone silently matches no column on pandas 3."""
+    return series.dtype == object or isinstance(series.dtype, pd.StringDtype)

@@ -218,3 +218,90 @@ def test_untrusted_model_files_are_refused_without_running_code(tmp_path) -> Non
     truncated.write_bytes(b"PK\x03\x04" + b"\x00" * 10)
     with pytest.raises(ModelFileError):
         synthgov.load(truncated)
+
+
+# -- the estimator contract for every registered generator, rules included (scikit-learn's check_estimator rules)
+ALL = list(registry.available())
+RULES_SPEC = {
+    "columns": {
+        "age": {"type": "normal", "mean": 40, "sd": 9, "round": 0},
+        "tier": {"type": "categorical", "values": ["a", "b"]},
+    }
+}
+
+
+def _fit_table(name: str, mixed: pd.DataFrame) -> object:
+    return RULES_SPEC if name == "rules" else mixed
+
+
+def _params(name: str, tmp_path) -> dict:
+    if name != "rules":
+        return {**QUICK.get(name, {}), "seed": 4}
+    path = tmp_path / "spec.yaml"  # a path parameter must stay a path after fit
+    path.write_text(__import__("yaml").safe_dump(RULES_SPEC))
+    return {"spec": str(path), "seed": 4}
+
+
+def _deep_copy(value: object) -> object:
+    import copy
+
+    return copy.deepcopy(value)
+
+
+@pytest.fixture(params=ALL)
+def any_name(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_fit_never_changes_a_parameter(any_name: str, mixed: pd.DataFrame, tmp_path) -> None:
+    params = _params(any_name, tmp_path)
+    if any_name == "tvae":
+        params["hidden"] = [32, 32]  # a list, as a JSON config gives it (fit turned it into a tuple)
+    model = synthgov.synthesizer(any_name, **params)
+    before = {k: _deep_copy(v) for k, v in model.get_params().items()}
+    identities = {k: id(v) for k, v in model.get_params().items()}
+    model.fit(None if any_name == "rules" else mixed)
+    after = model.get_params()
+    for key, value in before.items():
+        assert type(after[key]) is type(value) and after[key] == value, key
+        assert id(after[key]) == identities[key], key
+
+
+def test_clone_gives_an_equal_unfitted_estimator(any_name: str, mixed: pd.DataFrame, tmp_path) -> None:
+    from sklearn.base import clone
+
+    model = synthgov.synthesizer(any_name, **_params(any_name, tmp_path))
+    model.fit(None if any_name == "rules" else mixed)
+    copy = clone(model)
+    assert type(copy) is type(model) and copy is not model
+    assert copy.get_params(deep=False) == model.get_params(deep=False)
+    assert copy.get_params(deep=True) == model.get_params(deep=True)
+    assert not copy.is_fitted
+    with pytest.raises(NotFittedError):
+        copy.sample(3)
+    # the clone fits to the same model: same seed, same rows
+    copy.fit(None if any_name == "rules" else mixed)
+    pd.testing.assert_frame_equal(copy.sample(20, seed=5), model.sample(20, seed=5))
+
+
+def test_a_failed_fit_leaves_the_model_unfitted(any_name: str, mixed: pd.DataFrame, tmp_path, monkeypatch) -> None:
+    model = synthgov.synthesizer(any_name, **_params(any_name, tmp_path))
+    model.fit(None if any_name == "rules" else mixed)
+    assert model.is_fitted
+    if any_name == "rules":
+        bad = {"columns": {"x": {"type": "no-such-distribution"}}}
+        with pytest.raises(InputError):
+            model.fit(bad)
+    else:
+        # a failure deep inside training, after the shared pipeline has set its attributes
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("training failed")
+
+        monkeypatch.setattr(type(model), "_fit_model", broken)
+        with pytest.raises(RuntimeError, match="training failed"):
+            model.fit(mixed)
+    assert not model.is_fitted
+    assert [k for k in vars(model) if k.endswith("_") and not k.startswith("__")] == []
+    with pytest.raises(NotFittedError):
+        model.sample(3)
+    assert model.get_params() == synthgov.synthesizer(any_name, **_params(any_name, tmp_path)).get_params()

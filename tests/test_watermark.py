@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import is_text
 from synthgov.cli.app import app
 from synthgov.evaluation.fidelity import quality_scores
 from synthgov.evaluation.prepare import load_tables
@@ -72,7 +73,7 @@ def test_the_mark_costs_at_most_half_a_point(releases, adult: pd.DataFrame, adul
     assert before["column_pair_trends"] - after["column_pair_trends"] <= 0.005
     assert _tstr(plain.data, adult_test) - _tstr(marked.data, adult_test) <= 0.005
     for column in adult.columns:  # no invented categories, no values outside the unmarked range
-        if marked.data[column].dtype == object:
+        if is_text(marked.data[column]):
             assert set(marked.data[column].dropna()) <= set(plain.data[column].dropna())
         else:
             assert plain.data[column].min() <= marked.data[column].min() <= marked.data[column].max()
@@ -86,7 +87,7 @@ def _tstr(train: pd.DataFrame, test: pd.DataFrame) -> float:
     features = [c for c in train.columns if c != "income"]
     a, b = train[features].copy(), test[features].copy()
     for c in features:
-        if a[c].dtype == object:
+        if is_text(a[c]):
             cats = pd.Index(pd.concat([a[c], b[c]]).dropna().unique())
             a[c], b[c] = pd.Categorical(a[c], categories=cats), pd.Categorical(b[c], categories=cats)
     model = HistGradientBoostingClassifier(random_state=0, categorical_features="from_dtype")
@@ -96,7 +97,7 @@ def _tstr(train: pd.DataFrame, test: pd.DataFrame) -> float:
 
 def _flip(frame: pd.DataFrame, share: float) -> pd.DataFrame:
     rng, out = np.random.default_rng(3), frame.copy()
-    for c in [c for c in out.columns if out[c].dtype == np.dtype(object)]:
+    for c in [c for c in out.columns if is_text(out[c])]:
         hit = rng.random(len(out)) < share
         out.loc[hit, c] = rng.choice(out[c].dropna().unique(), hit.sum())
     return out

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from synthgov.evaluation.prepare import Encoding, Tables, sample_rows
+from synthgov.table.plain import as_text
 
 DETECTION_ROWS = 10_000  # per table
 ALPHA_BETA_ROWS = 5_000
@@ -28,7 +29,7 @@ def detection_auc(
     synthetic = sample_rows(tables.synthetic, rows, rng)
     x = pd.concat([encoding.model_frame(real), encoding.model_frame(synthetic)], ignore_index=True)
     y = np.r_[np.zeros(len(real)), np.ones(len(synthetic))]
-    rows = pd.concat([real[tables.columns], synthetic[tables.columns]], ignore_index=True).astype(str)
+    rows = as_text(pd.concat([real[tables.columns], synthetic[tables.columns]], ignore_index=True))
     groups = pd.util.hash_pandas_object(rows, index=False).to_numpy()
     scores = np.zeros(len(y))
     seed = int(rng.integers(2**31))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from synthgov.evaluation.prepare import Tables, as_numbers
+from synthgov.table.plain import as_text
 
 REAL, SYNTH = "#1f6fb2", "#e07b24"
 MAX_COLUMNS = 30
@@ -50,8 +51,8 @@ def distributions(tables: Tables) -> str:
                 density, _ = np.histogram(np.clip(values, lo, hi), bins=bins, density=True)
                 ax.stairs(density, bins, fill=True, alpha=0.55, color=color, label=label)
         else:
-            r = tables.real[name].astype(str).value_counts(normalize=True)
-            s = tables.synthetic[name].astype(str).value_counts(normalize=True)
+            r = as_text(tables.real[name]).value_counts(normalize=True)
+            s = as_text(tables.synthetic[name]).value_counts(normalize=True)
             top = r.index[:8]
             x = np.arange(len(top))
             ax.bar(x - 0.2, r.reindex(top).to_numpy(), 0.4, color=REAL, label="real")
@@ -72,7 +73,7 @@ def _codes(series: pd.Series, continuous: bool, edges: np.ndarray | None) -> tup
         if edges is None:
             edges = np.unique(np.nanquantile(x, np.linspace(0, 1, 11))) if np.isfinite(x).any() else np.array([0.0])
         return np.where(np.isnan(x), 0, np.searchsorted(edges, x, side="right") + 1), edges
-    return pd.factorize(series.astype(str))[0] + 1, None
+    return pd.factorize(as_text(series))[0] + 1, None
 
 
 def association_matrix(tables: Tables, frame: pd.DataFrame, names: list[str]) -> np.ndarray:

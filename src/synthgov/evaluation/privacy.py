@@ -10,6 +10,7 @@ import pandas as pd
 
 from synthgov.evaluation.distances import MixedNeighbors
 from synthgov.evaluation.prepare import Encoding, Tables, sample_rows
+from synthgov.table.plain import as_text
 
 DCR_SYNTHETIC_ROWS = 5_000
 DCR_REFERENCE_ROWS = 10_000
@@ -19,7 +20,7 @@ DENSITY_K = 5
 
 
 def _row_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
-    return pd.util.hash_pandas_object(frame[columns].astype(str), index=False)
+    return pd.util.hash_pandas_object(as_text(frame[columns]), index=False)
 
 
 def exact_copies(tables: Tables) -> dict[str, Any]:

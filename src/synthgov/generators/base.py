@@ -58,7 +58,8 @@ class Synthesizer(ABC):
         sig = inspect.signature(cls.__init__)
         return [p.name for p in sig.parameters.values() if p.name != "self" and p.kind != p.VAR_KEYWORD]
 
-    def get_params(self) -> dict[str, Any]:
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters as given (``deep`` is scikit-learn's; no parameter is an estimator)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params: Any) -> Self:
@@ -75,6 +76,13 @@ class Synthesizer(ABC):
     @property
     def is_fitted(self) -> bool:
         return hasattr(self, "seed_")
+
+    def _forget_fit(self) -> None:
+        """Drop every fitted attribute (name ending in ``_``): a fit that fails leaves the model unfitted, so
+        ``sample`` raises :class:`NotFittedError` instead of using half-learned or earlier state."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
+            delattr(self, name)
+        self.__dict__.pop("_unseeded_calls", None)
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
@@ -168,6 +176,15 @@ class TabularSynthesizer(Synthesizer):
 
     # -- contract ---------------------------------------------------------------------------------
     def fit(self, table: TableLike, schema: Schema | str | Path | None = None) -> Self:
+        self._forget_fit()
+        try:
+            self._fit(table, schema)
+        except BaseException:
+            self._forget_fit()
+            raise
+        return self
+
+    def _fit(self, table: TableLike, schema: Schema | str | Path | None) -> None:
         started = time.perf_counter()
         with progress.step("analyze: read and infer schema"):
             frame = read_table(table)
@@ -183,7 +200,6 @@ class TabularSynthesizer(Synthesizer):
         self._unseeded_calls = 0
         self._fit_model(frame, rng)
         self.fit_seconds_ = time.perf_counter() - started
-        return self
 
     @staticmethod
     def _resolve_schema(frame: pd.DataFrame, schema: Schema | str | Path | None) -> Schema:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from synthgov.generators.marginals import CategoricalMarginal, NumericMarginal
+from synthgov.table.plain import positions
 
 MAX_SOURCE_VALUES = 500  # A may have at most this many distinct values ...
 MIN_ROWS_PER_VALUE = 10  # ... and at least this many rows per value on average (else any key "determines")
@@ -38,7 +39,7 @@ class Derived:
             table = {_k(k): i for i, k in enumerate(self.keys)}  # keep True and 1 apart
             codes = np.fromiter((table.get(_k(_plain(v)), -1) for v in values), dtype=np.int64, count=len(values))
         else:
-            codes = pd.Index(self.keys, dtype=object).get_indexer(values)
+            codes = positions(self.keys, values)
         return targets[codes]
 
     def sources_for(self, value: Any) -> list[Any]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthgov.table.plain import positions
 from synthgov.table.schema import ColumnSchema
 
 MAX_POINTS = 1024  # support points kept exactly; above this a quantile table of this size
@@ -201,8 +202,7 @@ class CategoricalMarginal:
         values = _plain_values(series)
         keys = [*self.categories, *(self.pool or [])]
         if not any(isinstance(v, bool) for v in keys) and not values.map(type).eq(bool).any():
-            index = pd.Index(keys, dtype=object)
-            codes = index.get_indexer(values.to_numpy(dtype=object))
+            codes = positions(keys, values.to_numpy(dtype=object))
             if self.pool is not None:
                 pooled = self.categories.index(_POOLED)
                 codes = np.where(codes >= len(self.categories), pooled, codes)

@@ -17,6 +17,7 @@ from synthgov.errors import InputError
 from synthgov.generators.marginals import CategoricalMarginal, NumericMarginal
 from synthgov.generators.side_columns import IdColumn, PiiColumn, TextColumn
 from synthgov.table import datetimes
+from synthgov.table.plain import PANDAS_MAJOR
 from synthgov.table.schema import ColumnSchema, Schema
 
 Marginal = NumericMarginal | CategoricalMarginal
@@ -236,6 +237,10 @@ def _numeric_dtype(values: np.ndarray, col: ColumnSchema) -> Any:
 
 def _astype_or_keep(series: pd.Series, dtype: str | None) -> pd.Series:
     if not dtype or dtype == "object":
+        return series
+    if dtype == "str" and PANDAS_MAJOR < 3:
+        # pandas 3's default string dtype, in a schema read by pandas 2, where astype("str") would turn a gap
+        # into the text "None": strings stay Python objects there, as pandas 2 itself reads them.
         return series
     try:
         return series.astype(dtype)

@@ -1,4 +1,11 @@
-"""File digests and a Merkle tree over row chunks, so verification can say which rows were altered."""
+"""File digests and a Merkle tree over row chunks, so verification can say which rows were altered.
+
+The tree is RFC 6962's (Certificate Transparency): a leaf is ``sha256(0x00 || chunk digest)`` and a node
+``sha256(0x01 || left || right)``, so no leaf can pass for a node (domain separation); an odd node is promoted, not
+paired with itself, so two lists of chunks never share a root. Manifests name it ``merkle_scheme =
+"rfc6962-sha256"``; manifests without the field used the first tree (nodes prefixed, leaves not, last node
+doubled), which :func:`merkle_root` still computes to check them.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +35,26 @@ def chunk_hashes(frame: pd.DataFrame, chunk_rows: int = CHUNK_ROWS) -> list[str]
     return out
 
 
-def merkle_root(leaves: list[str]) -> str:
+MERKLE_SCHEME = "rfc6962-sha256"
+LEGACY_MERKLE_SCHEME = "synthgov-v1"
+
+
+def merkle_root(leaves: list[str], scheme: str = MERKLE_SCHEME) -> str:
+    """Root over the chunk digests ``leaves`` (hex), under ``scheme``."""
+    if scheme == LEGACY_MERKLE_SCHEME:
+        return _legacy_root(leaves)
+    if scheme != MERKLE_SCHEME:
+        raise ValueError(f"unknown Merkle scheme {scheme!r}")
+    if not leaves:
+        return hashlib.sha256(b"").hexdigest()
+    level = [hashlib.sha256(b"\x00" + bytes.fromhex(h)).digest() for h in leaves]
+    while len(level) > 1:
+        paired = [hashlib.sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        level = paired + ([level[-1]] if len(level) % 2 else [])
+    return level[0].hex()
+
+
+def _legacy_root(leaves: list[str]) -> str:
     level = [bytes.fromhex(h) for h in leaves] or [hashlib.sha256(b"").digest()]
     while len(level) > 1:
         if len(level) % 2:
@@ -54,5 +80,6 @@ def data_entry(path: Path, frame: pd.DataFrame | None = None) -> dict[str, objec
         "columns": list(map(str, frame.columns)),
         "chunk_rows": CHUNK_ROWS,
         "chunk_hashes": leaves,
+        "merkle_scheme": MERKLE_SCHEME,
         "merkle_root": merkle_root(leaves),
     }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from synthgov.errors import InputError
@@ -60,40 +61,25 @@ def trusted_keys(public_key: Path | None) -> dict[str, Any]:
 
 
 def verify_release(folder: str | Path, public_key: Path | None = None) -> Verification:
+    """Check the signature first; only a statement signed by a trusted key leads to reading the files it names,
+    and only names inside ``folder``. A malformed manifest is an :class:`InputError` naming the field."""
     folder = Path(folder)
     document = load_manifest(folder)
     statement = document["statement"]
+    files, exports = _checked_structure(document, folder)
     result = Verification(valid=True)
     keys = trusted_keys(public_key)
     if not keys:
         raise InputError("no public key to verify with: give --public-key or run `synthgov keys init`")
-    signatures = document["signatures"]
-    good = [
-        s
-        for s in signatures
-        if isinstance(s, dict) and s.get("keyid") in keys and signing.verify_signature(statement, s, keys[s["keyid"]])
-    ]
-    if good:
-        result.key_id = good[0]["keyid"]
-        result.checks.append(f"signature valid (key {result.key_id})")
-    else:
-        named = ", ".join(str(s.get("keyid")) for s in signatures if isinstance(s, dict)) or "none"
-        known = ", ".join(keys)
-        if not any(isinstance(s, dict) and s.get("keyid") in keys for s in signatures):
-            result.problems.append(f"signature: made with key(s) {named}, not with the trusted key {known}")
-        else:
-            result.problems.append("signature: does not match the manifest (the manifest or the signature was changed)")
-        recorded = document.get("field_digests") or {}
-        current = field_digests(statement.get("predicate", {}))
-        edited = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
-        if edited:
-            result.problems.append(f"manifest fields changed: {', '.join(edited)}")
-    files = statement["predicate"].get("integrity", {}).get("files", [])
+    if not _check_signature(document, keys, result):
+        result.problems.append("not checked: the data files (a statement without a valid signature commits to nothing)")
+        result.valid = False
+        return result
     if not files:
         result.problems.append("integrity: the manifest lists no data files")
     for entry in files:
         _check_file(folder, entry, result)
-    for entry in statement["predicate"].get("integrity", {}).get("exports", []):
+    for entry in exports:
         path = folder / entry["path"]
         if not path.is_file():
             result.problems.append(f"{entry['path']}: missing")
@@ -101,13 +87,113 @@ def verify_release(folder: str | Path, public_key: Path | None = None) -> Verifi
             result.problems.append(f"{entry['path']}: sha256 differs (the export was edited)")
         else:
             result.checks.append(f"{entry['path']}: sha256 matches")
-    subjects = {s.get("name"): s.get("digest", {}).get("sha256") for s in statement.get("subject", [])}
+    subjects = {s["name"]: s["digest"]["sha256"] for s in statement["subject"]}
     for entry in files:
         if subjects.get(entry["path"]) != entry["sha256"]:
             result.problems.append(f"{entry['path']}: statement subject digest differs from the integrity record")
     _check_watermark(folder, statement["predicate"], files, result)
     result.valid = not result.problems
     return result
+
+
+def _check_signature(document: dict[str, Any], keys: dict[str, Any], result: Verification) -> bool:
+    statement, signatures = document["statement"], document["signatures"]
+    good = [
+        s
+        for s in signatures
+        if isinstance(s, dict)
+        and isinstance(s.get("keyid"), str)
+        and s["keyid"] in keys
+        and signing.verify_signature(statement, s, keys[s["keyid"]])
+    ]
+    if good:
+        result.key_id = good[0]["keyid"]
+        result.checks.append(f"signature valid (key {result.key_id})")
+        return True
+    named = ", ".join(str(s.get("keyid")) for s in signatures if isinstance(s, dict)) or "none"
+    if not any(isinstance(s, dict) and s.get("keyid") in keys for s in signatures):
+        result.problems.append(f"signature: made with key(s) {named}, not with the trusted key {', '.join(keys)}")
+    else:
+        result.problems.append("signature: does not match the manifest (the manifest or the signature was changed)")
+    recorded = document.get("field_digests")
+    recorded = recorded if isinstance(recorded, dict) else {}
+    current = field_digests(statement["predicate"])
+    edited = sorted(str(k) for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
+    if edited:
+        result.problems.append(f"manifest fields changed: {', '.join(edited)}")
+    return False
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _checked_structure(document: dict[str, Any], folder: Path) -> tuple[list[dict], list[dict]]:
+    """The integrity records, each field checked for type and range, each path checked to stay in ``folder``:
+    anything else is an :class:`InputError` naming the field (``synthgov verify`` exits 2)."""
+    statement = document["statement"]
+    integrity_section = _field(statement["predicate"], "integrity", dict, "predicate")
+    files = _field(integrity_section, "files", list, "predicate.integrity")
+    exports = _field(integrity_section, "exports", list, "predicate.integrity", default=[])
+    for i, entry in enumerate(files):
+        where = f"predicate.integrity.files[{i}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"manifest field {where} must be an object")
+        _safe_path(_field(entry, "path", str, where), folder, where)
+        _hex(_field(entry, "sha256", str, where), f"{where}.sha256")
+        rows = _field(entry, "rows", int, where)
+        size = _field(entry, "chunk_rows", int, where)
+        if rows < 0 or size < 1:
+            raise InputError(f"manifest field {where}: rows must be >= 0 and chunk_rows >= 1 (got {rows}, {size})")
+        leaves = _field(entry, "chunk_hashes", list, where)
+        if len(leaves) != max(1, -(-rows // size)):
+            raise InputError(f"manifest field {where}.chunk_hashes: {len(leaves)} chunk digests for {rows} rows")
+        for j, leaf in enumerate(leaves):
+            _hex(leaf, f"{where}.chunk_hashes[{j}]")
+        _hex(_field(entry, "merkle_root", str, where), f"{where}.merkle_root")
+        scheme = entry.get("merkle_scheme", integrity.LEGACY_MERKLE_SCHEME)
+        if scheme not in (integrity.MERKLE_SCHEME, integrity.LEGACY_MERKLE_SCHEME):
+            raise InputError(f"manifest field {where}.merkle_scheme: unknown scheme {scheme!r}")
+    for i, entry in enumerate(exports):
+        where = f"predicate.integrity.exports[{i}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"manifest field {where} must be an object")
+        _safe_path(_field(entry, "path", str, where), folder, where)
+        _hex(_field(entry, "sha256", str, where), f"{where}.sha256")
+    subject = _field(statement, "subject", list, "statement")
+    for i, item in enumerate(subject):
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("digest"), dict)):
+            raise InputError(f"manifest field statement.subject[{i}] must be {{name, digest: {{sha256}}}}")
+        _hex(item["digest"].get("sha256"), f"statement.subject[{i}].digest.sha256")
+    marking = statement["predicate"].get("watermark")
+    if marking is not None and not isinstance(marking, dict):
+        raise InputError("manifest field predicate.watermark must be an object")
+    return files, exports
+
+
+def _field(parent: dict[str, Any], key: str, kind: type, where: str, default: Any = None) -> Any:
+    if key not in parent:
+        if default is not None:
+            return default
+        raise InputError(f"manifest field {where}.{key} is missing")
+    value = parent[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InputError(f"manifest field {where}.{key} must be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _hex(value: Any, where: str) -> None:
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
+        raise InputError(f"manifest field {where} must be 64 lowercase hex digits")
+
+
+def _safe_path(name: str, folder: Path, where: str) -> None:
+    """A relative path of plain names that resolves inside ``folder`` (no absolute path, ``..`` or link out)."""
+    parts = PurePosixPath(name).parts
+    if not name or "\\" in name or PurePosixPath(name).is_absolute() or any(p in ("..", ".", "") for p in parts):
+        raise InputError(f"manifest field {where}.path: {name!r} is not a path inside the release folder")
+    root = folder.resolve()
+    if not (folder / name).resolve().is_relative_to(root):
+        raise InputError(f"manifest field {where}.path: {name!r} leads outside the release folder")
 
 
 def _check_watermark(folder: Path, predicate: dict[str, Any], files: list[dict[str, Any]], result: Verification):
@@ -142,12 +228,22 @@ def _check_watermark(folder: Path, predicate: dict[str, Any], files: list[dict[s
 
 
 def _check_file(folder: Path, entry: dict[str, Any], result: Verification) -> None:
+    scheme = entry.get("merkle_scheme", integrity.LEGACY_MERKLE_SCHEME)
+    if integrity.merkle_root(entry["chunk_hashes"], scheme) != entry["merkle_root"]:
+        result.problems.append(f"{entry['path']}: the Merkle root does not match the row-chunk digests ({scheme})")
+    else:
+        result.checks.append(f"{entry['path']}: Merkle root matches its {len(entry['chunk_hashes'])} chunk digests")
     path = folder / entry["path"]
     if not path.is_file():
         result.problems.append(f"{entry['path']}: missing")
         return
     if integrity.file_sha256(path) == entry["sha256"]:
         result.checks.append(f"{entry['path']}: sha256 matches")
+        leaves = integrity.chunk_hashes(integrity.read_data(path), entry["chunk_rows"])
+        if leaves != entry["chunk_hashes"]:
+            result.problems.append(f"{entry['path']}: the manifest's row-chunk digests are not those of its rows")
+        else:
+            result.checks.append(f"{entry['path']}: {len(leaves)} row-chunk digests match the rows")
         return
     try:
         frame = integrity.read_data(path)

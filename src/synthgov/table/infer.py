@@ -173,7 +173,7 @@ def _as_datetime(col: ColumnSchema, series: pd.Series, fmt: str | None) -> Colum
     col.timezone = datetimes.timezone_of(series)
     us = datetimes.to_microseconds(series, fmt)
     col.resolution = datetimes.detect_resolution(us)
-    if col.timezone is None and series.dtype == object:
+    if col.timezone is None and (series.dtype == object or isinstance(series.dtype, pd.StringDtype)):
         # Strings with UTC offsets are parsed to UTC; keep them time-zone aware.
         text = series.dropna().astype(str).head(50)
         if text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$").any():

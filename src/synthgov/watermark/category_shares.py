@@ -120,11 +120,19 @@ def rademacher_log_p(a: np.ndarray) -> float:
     return chernoff_minimum(objective, start=1.0 / float(np.abs(a).max()))
 
 
+def categorical_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns whose shares can carry the mark: everything but numbers and datetimes (booleans count)."""
+    return [
+        c
+        for c in frame.columns
+        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
+        if not pd.api.types.is_datetime64_any_dtype(frame[c])
+    ]
+
+
 def embed_shares(frame: pd.DataFrame, reference: dict[str, dict[str, int]], key: bytes) -> pd.DataFrame:
     """``frame`` with the keyed share shift of every referenced column (a copy; see the module docstring)."""
     out = frame.copy()
-    from synthgov.watermark.plan import categorical_columns
-
     categorical = categorical_columns(out)
     cache = _Codes(out)
     for column, counts_by_name in reference.items():

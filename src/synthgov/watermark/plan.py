@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from synthgov.errors import InputError
+from synthgov.watermark.category_shares import categorical_columns
 
 SCHEME = "synthgov-qim-v2"
 MIN_DISTINCT = 20
@@ -126,15 +127,6 @@ def _is_derived(frame: pd.DataFrame, column: str, codes: dict[str, tuple[np.ndar
     values, uniques = pd.factorize(frame[column])  # missing: -1, not a value (as nunique)
     present = values >= 0
     return any(is_function_of(keys[present], n, values[present], len(uniques)) for keys, n in codes.values())
-
-
-def categorical_columns(frame: pd.DataFrame) -> list[str]:
-    return [
-        c
-        for c in frame.columns
-        if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
-        if not pd.api.types.is_datetime64_any_dtype(frame[c])
-    ]
 
 
 def make_plan(

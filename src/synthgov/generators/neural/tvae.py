@@ -130,8 +130,7 @@ class TVAESynthesizer(NeuralSynthesizer):
         self.match_marginals = match_marginals
 
     def _build_network(self) -> torch.nn.Module:
-        self.hidden = tuple(int(h) for h in self.hidden)
-        return _network(self._layout(), int(self.latent_dim), self.hidden)
+        return _network(self._layout(), int(self.latent_dim), tuple(int(h) for h in self.hidden))
 
     def _elbo(self, z: torch.Tensor, codes: torch.Tensor, given: torch.Tensor):
         import torch

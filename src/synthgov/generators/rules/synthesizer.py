@@ -33,6 +33,7 @@ class RulesSynthesizer(Synthesizer):
         self.spec = spec
 
     def fit(self, table: Any = None, schema: Any = None) -> Self:
+        self._forget_fit()  # a spec that fails to parse leaves the model unfitted (_learn sets all at once)
         if table is not None and not isinstance(table, (str, Path, dict)):
             raise InputError("the rules generator makes data from its spec alone; do not pass a table")
         spec = self.spec if table is None else table
@@ -40,15 +41,21 @@ class RulesSynthesizer(Synthesizer):
             raise InputError("the rules generator needs a spec (a YAML file or a mapping)")
         if isinstance(spec, (str, Path)):
             spec = load_spec_file(spec)
-        self.spec = spec
-        self.spec_ = Spec.parse(spec)
-        self.seed_ = self.seed if self.seed is not None else new_seed()
-        self._unseeded_calls = 0
-        self.schema_ = Schema([self._column_schema(name) for name in self.spec_.columns])
+        self._learn(spec, self.seed if self.seed is not None else new_seed())
         return self
 
-    def _column_schema(self, name: str) -> ColumnSchema:
-        rule = self.spec_.columns[name]
+    def _learn(self, document: dict[str, Any], seed: int) -> None:
+        """Fitted state from the spec mapping: every attribute at once, after the spec parsed (the ``spec``
+        parameter stays as given, a path or a mapping)."""
+        parsed = Spec.parse(document)
+        schema = Schema([self._column_schema(name, parsed) for name in parsed.columns])
+        self.spec_document_, self.spec_, self.schema_ = document, parsed, schema
+        self._unseeded_calls = 0
+        self.seed_ = seed
+
+    @staticmethod
+    def _column_schema(name: str, spec: Spec) -> ColumnSchema:
+        rule = spec.columns[name]
         kind = {
             "numeric": "numeric",
             "categorical": "categorical",
@@ -163,11 +170,14 @@ class RulesSynthesizer(Synthesizer):
         return pd.DataFrame(data, index=range(n))
 
     def _state(self) -> dict[str, Any]:
-        return {"seed_": self.seed_}
+        return {"seed_": self.seed_, "spec": self.spec_document_}
 
     def _set_state(self, state: dict[str, Any]) -> None:
-        self.fit()
-        self.seed_ = int(state["seed_"])
+        # model files before the spec moved into the state carried it as the (fit-replaced) spec parameter
+        document = state.get("spec", self.spec)
+        if not isinstance(document, dict):
+            raise ValueError("the model file holds no rules spec")
+        self._learn(document, int(state["seed_"]))
 
 
 def _subset(env: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
