@@ -5,6 +5,7 @@ records depth and share in the new manifest, and enforces a policy."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from synthgov.cli.app import app
-from synthgov.collapse.guard import Policy, enforce, inspect_table
 from synthgov.errors import InputError, RefusedError
+from synthgov.governance.guard import Policy, enforce, inspect_table
 from synthgov.pipeline import generate
 
 runner = CliRunner()
@@ -113,7 +114,7 @@ def test_cli_guard_generate_refusal_policy_and_audit(releases, adult: pd.DataFra
     assert allowed.exit_code == 0
     datasheet = (tmp_path / "r5" / "datasheet.md").read_text()
     assert "generation depth\n1" in datasheet or "generation depth 1" in datasheet.replace("\n", " ")
-    from synthgov.release.keys import home
+    from synthgov.config import home
 
     decisions = [json.loads(line) for line in (home() / "audit.jsonl").read_text().splitlines()]
     assert {"refused", "accepted"} <= {d["decision"] for d in decisions}
@@ -122,3 +123,27 @@ def test_cli_guard_generate_refusal_policy_and_audit(releases, adult: pd.DataFra
 def test_bad_input() -> None:
     with pytest.raises(InputError):
         inspect_table([1, 2, 3])  # type: ignore[arg-type]
+
+
+def test_a_forged_or_unsigned_manifest_is_evidence_of_nothing(adult: pd.DataFrame, tmp_path: Path) -> None:
+    """Issue 24: a manifest beside a real table claiming depth 7 used to flow into the next signed manifest."""
+    real = adult.sample(800, random_state=11).reset_index(drop=True)
+    signed = tmp_path / "signed"
+    generate(real, generator="copula", seed=2, out=signed)
+    document = json.loads((signed / "manifest.json").read_text())
+    document["statement"]["predicate"]["lineage"]["generation_depth"] = 7  # the signature no longer holds
+    folder = tmp_path / "forged"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps(document))
+    real.to_csv(folder / "table.csv", index=False)
+    verdict = inspect_table(real, folder / "table.csv")
+    assert not verdict.synthetic and verdict.generation_depth == 0
+    assert any("not signed by this keystore's key" in note for note in verdict.notes)
+    child = generate(folder / "table.csv", generator="copula", seed=3, out=tmp_path / "child")
+    assert child.manifest["statement"]["predicate"]["lineage"]["generation_depth"] == 0
+    audit = [json.loads(line) for line in (Path(os.environ["SYNTHGOV_HOME"]) / "audit.jsonl").read_text().splitlines()]
+    assert any("not signed by this keystore's key" in note for note in audit[-1]["not_evidence"])
+    # the untouched, signed manifest still counts, with its verified depth
+    (folder / "manifest.json").write_text((signed / "manifest.json").read_text())
+    kinds = {e.kind: e for e in inspect_table(real, folder / "table.csv").evidence}
+    assert kinds["manifest"].generation_depth == 0 and "signature verified" in kinds["manifest"].detail

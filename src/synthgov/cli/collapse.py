@@ -80,7 +80,7 @@ def guard_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Is TABLE synthetic (one of this issuer's releases, by manifest, ledger or watermark)? Exit 0 no, 1 yes."""
-    from synthgov.collapse.guard import inspect_table
+    from synthgov.governance.guard import inspect_table
     from synthgov.table.io import read_table
 
     with user_errors():

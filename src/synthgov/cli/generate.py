@@ -52,11 +52,23 @@ def generate_command(
     ),
     allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP),
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP),
+    evaluate: bool = typer.Option(
+        False, "--evaluate", help="Evaluate before signing: report/ in the release, its figures in the manifest."
+    ),
+    holdout: Path = typer.Option(
+        None,
+        "--holdout",
+        help="Real rows never trained on: DCR share in the manifest, privacy attacks with --evaluate.",
+    ),
+    target: str = typer.Option(None, "--target", help="With --evaluate: the column utility is measured on."),
+    sensitive: list[str] = typer.Option(None, "--sensitive", help="With --evaluate: a column for the bias metrics."),
 ) -> None:
     """Fit a generator on SOURCE and write a signed, watermarked release folder (synthetic.parquet, manifest)."""
     from synthgov.pipeline import generate
 
     _check_rows(rows)
+    if (target or sensitive) and not evaluate:
+        fail("--target and --sensitive are options of the evaluation: add --evaluate")
     with user_errors(), progress_bars():
         release = generate(
             source,
@@ -73,6 +85,10 @@ def generate_command(
             recipient=recipient,
             allow_synthetic=allow_synthetic,
             policy=policy,
+            evaluate=evaluate,
+            holdout=holdout,
+            target=target,
+            sensitive=tuple(sensitive or ()),
         )
         if save_model:
             release.files.append(release.model.save(out_dir / "model.synthgov"))
@@ -112,23 +128,14 @@ def fit_command(
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP),
 ) -> None:
     """Fit a generator on SOURCE and save the model (JSON + npz, no pickle)."""
-    from synthgov.generators import registry
-    from synthgov.pipeline import is_rules_spec
+    from synthgov.pipeline import MODEL_STAGES, ReleaseOptions, ReleaseRun, run_stages
 
     with user_errors(), progress_bars():
-        name = "rules" if is_rules_spec(source) else generator or registry.DEFAULT_GENERATOR
-        if is_rules_spec(source) and generator not in (None, "rules"):
-            fail(f"{source} is a rules spec; it can only be used with the 'rules' generator")
-        model = registry.synthesizer(name, seed=seed)
-        if name == "rules":
-            model.fit(source)
-        else:
-            from synthgov.collapse.guard import enforce
-            from synthgov.table.io import read_table
-
-            table = read_table(source)
-            enforce(table, source, allow_synthetic=allow_synthetic, policy=policy)
-            model.fit(table, schema)
+        options = ReleaseOptions(
+            generator=generator, seed=seed, schema=schema, allow_synthetic=allow_synthetic, policy=policy
+        )
+        run = run_stages(ReleaseRun(source, options), MODEL_STAGES)  # the guard and the fit of `generate`
+        name, model = run.generator, run.model
         model.save(model_path)
     out.print(f"[bold green]saved[/] {name} model to [bold]{model_path}[/] (seed {model.seed_})")
 
@@ -161,7 +168,6 @@ def demo_command(
 ) -> None:
     """Run the main job on the shipped demo data (UCI Adult, CC BY 4.0) and write a release folder."""
     from synthgov.demo import load_demo
-    from synthgov.evaluation import evaluate
     from synthgov.pipeline import generate
 
     with user_errors(), progress_bars():
@@ -174,15 +180,17 @@ def demo_command(
             out=out_dir,
             csv=True,
             source_licence="CC BY 4.0 (UCI Adult, Becker & Kohavi 1996)",
+            evaluate=True,
+            holdout=load_demo("adult", "test"),
+            target="income",
+            sensitive=("sex", "race"),
         )
-        result = evaluate(
-            real, release.data, load_demo("adult", "test"), target="income", quick=True, out=out_dir / "report"
-        )
-    release.files += result.files
+    figures = release.manifest["statement"]["predicate"]["evaluation"]["figures"]
     _report(release)
     out.print(
-        f"quality (SDMetrics): {result.get('fidelity.overall'):.3f}; train-on-synthetic AUC "
-        f"{result.get('utility.tstr_auc'):.3f} (real: {result.get('utility.trtr_auc'):.3f})"
+        f"quality (SDMetrics): {figures['fidelity.overall']['value']:.3f}; train-on-synthetic AUC "
+        f"{figures['utility.tstr_auc']['value']:.3f} (real: {figures['utility.trtr_auc']['value']:.3f}); "
+        f"signed with the release, full report in {out_dir / 'report' / 'report.html'}"
     )
     out.print(release.data.head(5).to_string(max_cols=8), soft_wrap=True, highlight=False)
     out.print(

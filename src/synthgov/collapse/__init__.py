@@ -1,6 +1,6 @@
 """Model collapse: a laboratory that runs generations of a generator on its own output (``laboratory``), the
 metric card it records (``metrics``), closed forms it is checked against (``theory``), its HTML report
-(``report``), and the guard that keeps synthetic tables out of training unless the user says so (``guard``).
+(``report``); the guard that keeps synthetic tables out of training is :mod:`synthgov.governance.guard`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def __getattr__(name: str) -> Any:  # lazy: pandas, scikit-learn and the generat
 
         return REGIMES
     if name in ("inspect_table", "GuardVerdict"):
-        from synthgov.collapse import guard
+        from synthgov.governance import guard
 
         return getattr(guard, name)
     raise AttributeError(name)

@@ -90,8 +90,8 @@ def run_collapse(
     the real rows are held out. ``params`` go to every generator (for example ``{"epochs": 50}``). The input is
     checked by the synthetic-data guard first (``allow_synthetic`` to study a table that is itself synthetic).
     """
-    from synthgov.collapse.guard import enforce
     from synthgov.generators import registry
+    from synthgov.governance.guard import enforce
 
     names = [generators] if isinstance(generators, str) else list(generators)
     regime_list = [regimes] if isinstance(regimes, str) else list(regimes)

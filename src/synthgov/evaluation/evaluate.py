@@ -43,6 +43,19 @@ class EvaluationResult:
 
         return lookup(self.report, dotted)
 
+    def headline(self) -> dict[str, Any]:
+        """The headline figures with their verdicts, for a signed manifest (the full report sits beside it)."""
+        inputs = self.report["inputs"]
+        return {
+            "method": f"synthgov.evaluate, report_version {self.report['report_version']}, seed {inputs['seed']}",
+            "real_rows": inputs["real_rows"],
+            "synthetic_rows": inputs["synthetic_rows"],
+            "holdout_rows": inputs["holdout_rows"],
+            "target": inputs["target"],
+            "figures": {m["key"]: {"value": m["value"], "verdict": m["verdict"]} for m in self.metrics},
+            "notes": list(self.report.get("notes", [])),
+        }
+
     def to_json(self) -> str:
         return json.dumps(_json_safe(self.report), indent=2, allow_nan=False)
 

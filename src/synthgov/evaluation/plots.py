@@ -16,6 +16,9 @@ REAL, SYNTH = "#1f6fb2", "#e07b24"
 MAX_COLUMNS = 30
 
 
+MISSING_LABEL = "(missing)"
+
+
 def _png(fig: Any) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)  # every figure is laid out tight already
@@ -51,8 +54,8 @@ def distributions(tables: Tables) -> str:
                 density, _ = np.histogram(np.clip(values, lo, hi), bins=bins, density=True)
                 ax.stairs(density, bins, fill=True, alpha=0.55, color=color, label=label)
         else:
-            r = as_text(tables.real[name]).value_counts(normalize=True)
-            s = as_text(tables.synthetic[name]).value_counts(normalize=True)
+            r = as_text(tables.real[name], MISSING_LABEL).value_counts(normalize=True)
+            s = as_text(tables.synthetic[name], MISSING_LABEL).value_counts(normalize=True)
             top = r.index[:8]
             x = np.arange(len(top))
             ax.bar(x - 0.2, r.reindex(top).to_numpy(), 0.4, color=REAL, label="real")

@@ -46,12 +46,21 @@ def write_release(
     return files
 
 
-def sign_release(folder: str | Path, data_files: list[Path], predicate: dict, keystore: object) -> list[Path]:
-    """Write the signed manifest.json and the datasheet.md of a release folder."""
+def sign_release(
+    folder: str | Path, data_files: list[Path], predicate: dict, keystore: object, reports: list[Path] | None = None
+) -> list[Path]:
+    """Write the signed manifest.json and the datasheet.md of a release folder (``reports``: evaluation files
+    inside the folder, covered by the manifest too)."""
     from synthgov.release.manifest import DATASHEET, MANIFEST, build_and_sign, datasheet
 
     folder = Path(folder)
-    document = build_and_sign(folder, data_files=data_files, predicate=predicate, keystore=keystore)  # type: ignore[arg-type]
+    document = build_and_sign(
+        folder,
+        data_files=data_files,
+        predicate=predicate,
+        keystore=keystore,  # type: ignore[arg-type]
+        reports=reports or [],
+    )
     (folder / DATASHEET).write_text(datasheet(document), encoding="utf-8")
     from synthgov.release.exports import CROISSANT_FILE, PROV_FILE
 

@@ -15,13 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from synthgov.config import home
 from synthgov.errors import InputError
 
 MIN_SECRET_BYTES = 16  # the AES-128 subkeys of the watermark are derived from it
-
-
-def home() -> Path:
-    return Path(os.environ.get("SYNTHGOV_HOME") or Path.home() / ".synthgov")
 
 
 def _write_secret(path: Path, data: bytes) -> None:
@@ -134,6 +131,10 @@ class Keystore:
     def public_pem(self) -> bytes:
         self.index()
         return (self.folder / "signing.pub.pem").read_bytes()
+
+    def public_key(self) -> object:
+        """The public signing key (what this issuer's signatures verify under)."""
+        return public_key_from_pem(self.public_pem())
 
     def watermark_secret(self) -> bytes:
         self.index()

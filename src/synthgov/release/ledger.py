@@ -1,7 +1,7 @@
 """The issuer's ledger of its releases: ``$SYNTHGOV_HOME/releases/<release id>.json`` (release id, manifest
 digest, generation depth, data-file digests) and ``<release id>.npz`` (a sketch of the release's row hashes).
 
-The synthetic-data guard (:mod:`synthgov.collapse.guard`) reads it to name the release a training table came
+The synthetic-data guard (:mod:`synthgov.governance.guard`) reads it to name the release a training table came
 from, its generation depth, and the share of the table's rows that are that release's rows, even for a
 release without a watermark (``--no-watermark``, or no column able to carry one).
 
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthgov.release.keys import home
+from synthgov.config import home
 
 SKETCH_ROWS = 1 << 15
 DISTINCTIVE = 0.05  # a release whose rows copy more than 5% of training rows cannot be told apart row by row

@@ -34,6 +34,7 @@ def positions(keys: Sequence[Any], values: np.ndarray | pd.Series) -> np.ndarray
 MISSING_TEXT = "\x00missing"
 
 
-def as_text(data: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
-    """Every value as text, every kind of missing value as :data:`MISSING_TEXT`, on any pandas and any dtype."""
-    return data.astype(object).where(data.notna(), MISSING_TEXT).astype(str)
+def as_text(data: pd.DataFrame | pd.Series, missing: str = MISSING_TEXT) -> pd.DataFrame | pd.Series:
+    """Every value as text, every kind of missing value as ``missing`` (a marker no value has, by default; a
+    readable label for figures), on any pandas and any dtype."""
+    return data.astype(object).where(data.notna(), missing).astype(str)

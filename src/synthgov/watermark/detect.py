@@ -187,6 +187,9 @@ def _weighted_votes(c, plan: WatermarkPlan) -> np.ndarray:
     return votes * (mean / variance)
 
 
+DETECTION_THRESHOLD = 1e-6  # a mark counts as present at p <= this (calibrated: docs/watermark.md)
+
+
 def detect(frame: pd.DataFrame, plans: list[WatermarkPlan], secret: bytes, key_id: str | None) -> Detection:
     """Test ``frame`` against every plan (of one key); the p-value is Bonferroni-corrected over the plans."""
     if not isinstance(frame, pd.DataFrame):

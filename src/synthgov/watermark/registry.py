@@ -9,8 +9,8 @@ import json
 import os
 from pathlib import Path
 
+from synthgov.config import home
 from synthgov.errors import InputError
-from synthgov.release.keys import home
 from synthgov.watermark.plan import WatermarkPlan
 
 

@@ -19,6 +19,7 @@ appended to ``$SYNTHGOV_HOME/audit.jsonl``.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,8 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthgov.config import home
 from synthgov.errors import InputError, RefusedError
-from synthgov.release.keys import home
+
+logger = logging.getLogger(__name__)
 
 P_THRESHOLD = 1e-6
 ROW_SHARE = 0.10  # share of a table's rows that must be rows of one release
@@ -51,6 +54,7 @@ class GuardVerdict:
     synthetic: bool
     evidence: list[Evidence] = field(default_factory=list)
     rows: int = 0
+    notes: list[str] = field(default_factory=list)  # what was looked at and not taken as evidence, and why
 
     @property
     def parent_depth(self) -> int:
@@ -117,6 +121,7 @@ class GuardVerdict:
             "generation_depth_of_a_model_trained_on_it": self.generation_depth,
             "synthetic_share": round(self.synthetic_share, 4),
             "evidence": [asdict(e) for e in self.evidence],
+            "notes": self.notes,
         }
 
 
@@ -162,7 +167,8 @@ def inspect_table(table: pd.DataFrame, path: str | Path | None = None) -> GuardV
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"the guard needs a table (pandas DataFrame), got {type(table).__name__}")
     entries = _ledger()
-    evidence = _manifest_evidence(Path(path)) if path is not None else []
+    notes: list[str] = []
+    evidence = _manifest_evidence(Path(path), notes) if path is not None else []
     evidence += _ledger_evidence(table, Path(path) if path is not None else None, entries)
     evidence += _watermark_evidence(table)
     ledger = {e["release_id"]: e for e in entries}
@@ -171,7 +177,9 @@ def inspect_table(table: pd.DataFrame, path: str | Path | None = None) -> GuardV
         if known:
             e.generation_depth = e.generation_depth if e.generation_depth is not None else known["generation_depth"]
             e.manifest_sha256 = e.manifest_sha256 or known["manifest_sha256"]
-    return GuardVerdict(bool(evidence), evidence, len(table))
+    for note in notes:
+        logger.info("guard: %s", note)
+    return GuardVerdict(bool(evidence), evidence, len(table), notes)
 
 
 def enforce(
@@ -199,25 +207,42 @@ def enforce(
     return verdict
 
 
-def _manifest_evidence(path: Path) -> list[Evidence]:
+def _manifest_evidence(path: Path, notes: list[str]) -> list[Evidence]:
+    """A manifest beside the table is evidence only when this issuer's key signed it: an unsigned or forged
+    one could claim any lineage (a forged depth would flow into the next signed manifest), so it is noted and
+    left out."""
+    import hashlib
+
+    from synthgov.release import signing
+    from synthgov.release.keys import Keystore
+
     folder = path if path.is_dir() else path.parent
     manifest = folder / "manifest.json"
     if not manifest.is_file():
         return []
-    import hashlib
-
     raw = manifest.read_bytes()
+    keystore = Keystore.default()
     try:
-        predicate = json.loads(raw)["statement"]["predicate"]
-        release_id = predicate["release"]["id"]
-        depth = int(predicate.get("lineage", {}).get("generation_depth", 0)) + 0
-    except (ValueError, KeyError, TypeError):
-        return [Evidence("manifest", None, f"{manifest} is beside it (unreadable, so its depth is unknown)")]
+        document = json.loads(raw)
+        statement = document["statement"]
+        predicate = statement["predicate"]
+        release_id = str(predicate["release"]["id"])
+        depth = int(predicate.get("lineage", {}).get("generation_depth", 0))
+        key = keystore.public_key() if keystore.exists() else None
+        signed = key is not None and any(
+            isinstance(s, dict) and signing.verify_signature(statement, s, key) for s in document["signatures"]
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        notes.append(f"{manifest} is beside the table but unreadable: not used as evidence")
+        return []
+    if not signed:
+        notes.append(f"{manifest} is beside the table but not signed by this keystore's key: not used as evidence")
+        return []
     return [
         Evidence(
             "manifest",
             release_id,
-            f"it is in release folder {folder} (release {release_id}, depth {depth})",
+            f"it is in release folder {folder} (release {release_id}, depth {depth}, signature verified)",
             generation_depth=depth,
             manifest_sha256=hashlib.sha256(raw).hexdigest(),
         )
@@ -298,7 +323,7 @@ def _watermark_evidence(table: pd.DataFrame) -> list[Evidence]:
 def _audit(table: pd.DataFrame, path: Any, verdict: GuardVerdict, allowed: bool, problems: list[str]) -> None:
     """Append the decision to ``$SYNTHGOV_HOME/audit.jsonl`` (only once the keystore exists: a first run on real
     data leaves no trace)."""
-    if not verdict.synthetic and not (home() / "keys").exists():
+    if not verdict.synthetic and not verdict.notes and not (home() / "keys").exists():
         return
     from synthgov.release.ledger import row_hashes
 
@@ -310,6 +335,7 @@ def _audit(table: pd.DataFrame, path: Any, verdict: GuardVerdict, allowed: bool,
         "table_hash": f"{int(np.bitwise_xor.reduce(row_hashes(table))) if len(table) else 0:016x}",
         "synthetic": verdict.synthetic,
         "evidence": [e.kind for e in verdict.evidence],
+        "not_evidence": verdict.notes,
         "allow_synthetic": allowed,
         "decision": "refused" if problems else "accepted",
         "reasons": problems,

@@ -1,0 +1,65 @@
+"""The watermark stage's work: a plan for the released rows, the keyed embedding, and the manifest's section."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import pandas as pd
+
+from synthgov.pipeline.run import ReleaseRun
+
+logger = logging.getLogger(__name__)
+
+NO_CARRIER = (
+    "no column can carry the mark (it needs a numeric column with at least 20 distinct values or a categorical "
+    "column with two categories of 10 rows or more)"
+)
+
+
+def embed_watermark(run: ReleaseRun) -> dict[str, Any]:
+    """Embed the keyed watermark in ``run.data`` and record the plan; return the manifest's watermark section."""
+    from synthgov.release.keys import Keystore, watermark_key_id
+    from synthgov.watermark import embed, make_plan, registry
+    from synthgov.watermark.detect import DETECTION_THRESHOLD, detect, signed_vote
+
+    keystore = Keystore.default().ensure()
+    secret = keystore.watermark_secret()
+    key_id = watermark_key_id(secret)
+    recipient = run.options.recipient
+    fingerprint = int(pd.util.hash_pandas_object(run.data, index=False).sum())
+    plan = make_plan(
+        run.data,
+        key_id,
+        release_id=run.release_id,
+        recipient=recipient,
+        plan_seed=f"{key_id}|{run.generator}|{run.model.seed_}|{recipient}|{fingerprint}",
+    )
+    if not plan.carriers and not plan.category_counts:
+        logger.info("watermark: not embedded: %s", NO_CARRIER)
+        return {"embedded": False, "scheme": plan.scheme, "key_id": plan.key_id, "note": NO_CARRIER}
+    marked = embed(run.data, plan, secret)
+    found = detect(marked, [plan], secret, key_id)
+    if found.p_value > DETECTION_THRESHOLD:
+        # the manifest claims only a mark the rows carry: too few rows (or too uniform) to detect it, so the rows
+        # stay unmarked and the manifest says so with the measured p-value
+        note = (
+            f"not embedded: in these {len(marked):,} rows the mark would not be detectable (p = {found.p_value:.2g} "
+            f"at release, threshold {DETECTION_THRESHOLD:g})"
+        )
+        logger.info("watermark: %s", note)
+        return {"embedded": False, "scheme": plan.scheme, "key_id": plan.key_id, "note": note}
+    run.data = marked
+    plan.coherence = signed_vote(run.data, plan, secret)
+    registry.save(plan)
+    return {
+        "embedded": True,
+        "p_value_at_release": found.p_value,
+        **plan.summary(),
+        "key_id": plan.key_id,
+        "plan_commitment": hashlib.sha256(json.dumps(plan.to_dict(), sort_keys=True).encode()).hexdigest(),
+        "recipient": recipient,
+        "detect": "synthgov detect <table> (needs this key and its plans)",
+    }

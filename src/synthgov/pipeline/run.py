@@ -1,0 +1,92 @@
+"""The one object that the stages of a release pass along: what was asked (:class:`ReleaseOptions`) and what
+each stage made (:class:`ReleaseRun`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from synthgov.errors import InputError
+from synthgov.pipeline.cost import Meter
+from synthgov.release.folder import Release
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def is_rules_spec(source: Any) -> bool:
+    return isinstance(source, (str, Path)) and str(source).lower().endswith(SPEC_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class ReleaseOptions:
+    """Everything ``generate`` can be asked (see :func:`synthgov.pipeline.generate`)."""
+
+    generator: str | None = None
+    rows: int | None = None
+    seed: int | None = None
+    out: str | Path | None = None
+    csv: bool = False
+    schema: Any = None
+    conditions: Any = None
+    params: dict[str, Any] | None = None
+    party: str | None = None
+    source_licence: str | None = None
+    watermark: bool = True
+    recipient: str | None = None
+    allow_synthetic: bool = False
+    policy: Any = None
+    evaluate: bool = False
+    holdout: Any = None
+    target: str | None = None
+    sensitive: tuple[str, ...] | list[str] = ()
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> ReleaseOptions:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise InputError(f"unknown option(s) of generate: {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return cls(**options)
+
+
+@dataclass
+class ReleaseRun:
+    """One release in the making. Stages read the options and fill the rest, in order."""
+
+    source: Any
+    options: ReleaseOptions
+    generator: str = ""
+    release_id: str = ""
+    meter: Meter = field(default_factory=Meter)
+    table: pd.DataFrame | None = None  # the training table (None for rules)
+    verdict: Any = None  # the guard's verdict on the training table
+    model: Any = None
+    data: pd.DataFrame | None = None
+    marking: dict[str, Any] | None = None  # the manifest's watermark section
+    copies: dict[str, Any] | None = None  # measured closeness of the released rows to the training rows
+    evaluation: dict[str, Any] | None = None  # headline figures of the evaluation, when one ran
+    files: list[Path] = field(default_factory=list)  # data files, then schema
+    report_files: list[Path] = field(default_factory=list)
+    signed_files: list[Path] = field(default_factory=list)  # manifest, datasheet, exports
+    manifest: dict[str, Any] | None = None
+
+    @property
+    def folder(self) -> Path | None:
+        return Path(self.options.out) if self.options.out is not None else None
+
+    def release(self) -> Release:
+        """The result handed to callers (the CLI prints it)."""
+        return Release(
+            folder=self.folder or Path(),
+            data=self.data,  # type: ignore[arg-type]
+            files=[*self.files, *self.report_files, *self.signed_files],
+            generator=self.generator,
+            seed=self.model.seed_,
+            fit_seconds=self.meter.seconds("fit"),
+            sample_seconds=self.meter.seconds("sample"),
+            manifest=self.manifest,
+            model=self.model,
+        )

@@ -1,0 +1,59 @@
+"""The sign stage's work: the predicate of the manifest from what the earlier stages measured, then the signed
+manifest, datasheet and exports."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from synthgov.pipeline.run import ReleaseRun
+
+
+def sign_run(run: ReleaseRun) -> None:
+    from synthgov.release.folder import sign_release
+    from synthgov.release.keys import Keystore
+    from synthgov.release.manifest import base_predicate
+
+    keystore = Keystore.default().ensure()
+    options = run.options
+    predicate = base_predicate(
+        generator=run.generator,
+        params=_jsonable(run.model.get_params()),
+        seed=int(run.model.seed_),
+        keystore=keystore,
+        source=_source(run),
+        rows=len(run.data),
+        cost=run.meter.summary(),
+        party=options.party,
+        evaluation=run.evaluation,
+        release_id=run.release_id,
+        watermark=run.marking,
+        lineage=run.verdict.lineage(options.allow_synthetic) if run.verdict is not None else None,
+        copies=run.copies,
+    )
+    data_files = [p for p in run.files if p.name.startswith("synthetic.")]
+    run.signed_files = sign_release(run.folder, data_files, predicate, keystore, reports=run.report_files)
+    from synthgov.release.verify import load_manifest
+
+    run.manifest = load_manifest(run.folder)
+
+
+def _source(run: ReleaseRun) -> dict[str, Any]:
+    from synthgov.release.manifest import source_fingerprint
+
+    licence = run.options.source_licence
+    path = Path(run.source) if isinstance(run.source, (str, Path)) else None
+    if run.table is None:
+        return {
+            "name": path.name if path else None,
+            "kind": "rules spec, no real data",
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path else None,
+            "licence": licence or "unspecified",
+        }
+    return source_fingerprint(path, run.table, getattr(run.model, "schema_", None), licence)
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    simple = (str, int, float, bool, type(None), list, dict)
+    return {key: value if isinstance(value, simple) else str(value) for key, value in params.items()}
