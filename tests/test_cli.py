@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,13 @@ def test_demo_and_generators(tmp_path: Path) -> None:
     data = pd.read_parquet(tmp_path / "demo" / "synthetic.parquet")
     assert len(data) == 32_561 and "income" in data.columns
     assert str(tmp_path / "demo") in text.replace("\n", "")
+    # the demo's evaluation runs before signing: its report is covered and its figures are in the manifest
+    predicate = json.loads((tmp_path / "demo" / "manifest.json").read_text())["statement"]["predicate"]
+    assert {e["path"] for e in predicate["integrity"]["reports"]} == {"report/report.json", "report/report.html"}
+    report = json.loads((tmp_path / "demo" / "report" / "report.json").read_text())
+    assert predicate["evaluation"]["figures"]["utility.tstr_auc"]["value"] == report["utility"]["tstr_auc"]
+    assert predicate["evaluation"]["holdout_rows"] == report["inputs"]["holdout_rows"] > 0
+    assert run("verify", str(tmp_path / "demo"))[0] == 0
     code, text = run("generators")
     assert code == 0 and "copula" in text and "bayesnet" in text and "rules" in text
 

@@ -78,7 +78,7 @@ def test_the_evaluation_is_signed_and_an_edited_report_fails_verify(small_releas
 
 def test_cost_is_measured_per_stage_with_its_methods(small_release) -> None:
     compute = _predicate(small_release[0])["compute"]
-    assert list(compute["stages"]) == ["guard", "fit", "sample", "watermark", "measure", "write", "evaluate"]
+    assert list(compute["stages"]) == ["keys", "guard", "fit", "sample", "watermark", "measure", "write", "evaluate"]
     for stage in compute["stages"].values():
         assert stage["wall_seconds"] >= 0 and stage["cpu_seconds"] >= 0 and stage["gpu_seconds"] == 0
     assert compute["wall_seconds"] == pytest.approx(

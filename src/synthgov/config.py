@@ -7,12 +7,55 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from pathlib import Path
 
+logger = logging.getLogger(__name__)
+
 HOME_VARIABLE = "SYNTHGOV_HOME"
+PASSPHRASE_VARIABLE = "SYNTHGOV_KEY_PASSPHRASE"  # unlocks an encrypted signing key (`keys init --encrypt`)
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
 
 
 def home() -> Path:
     """The folder of this issuer's keys and records."""
     return Path(os.environ.get(HOME_VARIABLE) or Path.home() / ".synthgov")
+
+
+def private_folder(path: Path) -> Path:
+    """``path`` as a folder only its owner can enter (0700, whatever the umask), and so every folder from
+    ``$SYNTHGOV_HOME`` down to it when it lies inside."""
+    root = home()
+    chain = [path]
+    if path.is_relative_to(root):
+        while chain[-1] != root:
+            chain.append(chain[-1].parent)
+    for folder in reversed(chain):
+        folder.mkdir(parents=True, exist_ok=True)
+        if stat.S_IMODE(folder.stat().st_mode) != PRIVATE_FOLDER:
+            os.chmod(folder, PRIVATE_FOLDER)
+    return path
+
+
+def write_private(path: Path, data: bytes, *, append: bool = False) -> Path:
+    """Write (or append) ``data`` to a file readable by its owner only (0600), in a private folder."""
+    private_folder(path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    descriptor = os.open(path, flags, PRIVATE_FILE)
+    with os.fdopen(descriptor, "ab" if append else "wb") as handle:
+        handle.write(data)
+    os.chmod(path, PRIVATE_FILE)
+    return path
+
+
+def check_private(path: Path) -> None:
+    """Warn (log) when a secret file can be read or written by others than its owner."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if mode & 0o077:
+        logger.warning("%s can be read or written by others (mode %04o); run chmod 600 on it", path, mode)

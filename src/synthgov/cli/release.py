@@ -20,13 +20,18 @@ def register(app: typer.Typer) -> None:
 
 
 @keys_app.command("init")
-def keys_init(force: bool = typer.Option(False, "--force", help="Replace an existing keystore.")) -> None:
+def keys_init(
+    force: bool = typer.Option(False, "--force", help="Replace an existing keystore."),
+    encrypt: bool = typer.Option(
+        False, "--encrypt", help="Encrypt the signing key under a passphrase ($SYNTHGOV_KEY_PASSPHRASE or asked)."
+    ),
+) -> None:
     """Create an Ed25519 signing key and a watermark secret (files readable by you only)."""
     from synthgov.release.keys import Keystore
 
     with user_errors():
         store = Keystore.default()
-        index = store.init(force=force)
+        index = store.init(force=force, encrypt=encrypt)
     out.print(
         f"keystore in [bold]{store.folder}[/]: signing key {index['signing_key_id']}, "
         f"watermark key {index['watermark_key_id']}"
@@ -41,7 +46,7 @@ def keys_export_public(
     from synthgov.release.keys import Keystore
 
     with user_errors():
-        pem = Keystore.default().ensure().public_pem()
+        pem = Keystore.default().public_pem()  # never creates a keystore: there is nothing to export without one
     if out_path:
         out_path.write_bytes(pem)
         out.print(f"wrote {out_path}")

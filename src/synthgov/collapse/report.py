@@ -3,7 +3,6 @@ regime, the generation on the x axis) and the full table; self-contained (figure
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from synthgov.collapse.metrics import HEADLINE
@@ -43,40 +42,15 @@ def figure(result: Any, metric: str) -> str:
 
 
 def render_html(result: Any) -> str:
-    cfg = result.config
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>synthgov collapse laboratory</title>",
-        "<style>body{font-family:system-ui,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem}"
-        "table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:.2rem .45rem}"
-        ".collapse{color:#c0392b;font-weight:bold}.stable{color:#1e8449;font-weight:bold}"
-        ".drifting{color:#b9770e;font-weight:bold}img{max-width:100%}</style></head><body>",
-        "<h1>Model collapse laboratory</h1>",
-        f"<p>{cfg['generations']} generations of {', '.join(map(html.escape, cfg['generators']))} under "
-        f"{', '.join(cfg['regimes'])}; {cfg['rows']:,} rows per generation; every metric against the original "
-        f"real table; train-on-synthetic AUC of <code>{html.escape(str(cfg['target']))}</code> on "
-        f"{cfg['test_rows']:,} real test rows (trained on real: {_num(result.reference.get('trtr_auc'))}); "
-        f"seed {cfg['seed']}.</p>",
-        "<h2>Verdicts</h2><table><tr><th>generator</th><th>regime</th><th>verdict</th><th>signals</th></tr>",
-    ]
-    for v in result.verdicts:
-        parts.append(
-            f"<tr><td>{html.escape(v['generator'])}</td><td>{v['regime']}</td>"
-            f"<td class='{v['verdict']}'>{v['verdict']}</td><td>{html.escape('; '.join(v['signals']) or '-')}</td></tr>"
-        )
-    parts.append("</table><h2>Curves</h2>")
-    for metric in HEADLINE:
-        parts.append(f"<img alt='{metric}' src='data:image/png;base64,{figure(result, metric)}'>")
+    from synthgov.templates import render
+
     frame = result.frame()
-    parts.append("<h2>Every generation</h2><table><tr>" + "".join(f"<th>{c}</th>" for c in frame.columns) + "</tr>")
-    for _, row in frame.iterrows():
-        parts.append("<tr>" + "".join(f"<td>{_num(v)}</td>" for v in row) + "</tr>")
-    parts.append("</table></body></html>")
-    return "\n".join(parts)
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return html.escape(str(value))
+    return render(
+        "collapse.html.j2",
+        cfg=result.config,
+        trtr_auc=result.reference.get("trtr_auc"),
+        verdicts=result.verdicts,
+        curves=[(metric, figure(result, metric)) for metric in HEADLINE],
+        columns=list(frame.columns),
+        rows=[list(row) for _, row in frame.iterrows()],
+    )

@@ -70,21 +70,39 @@ def column_shapes(tables: Tables) -> dict[str, dict[str, Any]]:
 
 
 def _digitize(values: pd.Series) -> np.ndarray:
+    """SDMetrics' 10 equal-width bins over the present values; infinities fall in the outer bins, and a range too
+    wide for finite bins (1e308 and -1e308) is binned on the values' ranks."""
     numbers = values.to_numpy(dtype=np.float64)
-    edges = np.histogram_bin_edges(numbers[~np.isnan(numbers)])
+    finite = numbers[np.isfinite(numbers)]
+    try:
+        edges = np.histogram_bin_edges(finite) if finite.size else np.zeros(1)
+    except ValueError:  # numpy cannot make 10 finite-sized bins of this range
+        edges = np.unique(np.quantile(finite, np.linspace(0, 1, 11)))
     return np.digitize(numbers, bins=edges)
 
 
-def _correlation_pair(real: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[float, float, float, bool]:
-    if (real.nunique() == 1).any() or (synthetic.nunique() == 1).any():
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson's r of the rows where both are present (scipy.stats.pearsonr's value; NaN when undefined)."""
+    present = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[present], y[present]
+    if x.size < 2:
+        return np.nan
+    dx, dy = x - x.mean(), y - y.mean()
+    denominator = np.sqrt((dx @ dx) * (dy @ dy))
+    if not denominator > 0:
+        return np.nan
+    return float(np.clip((dx @ dy) / denominator, -1.0, 1.0))
+
+
+def _correlation_pair(
+    real: tuple[np.ndarray, np.ndarray], synthetic: tuple[np.ndarray, np.ndarray], constant: bool
+) -> tuple[float, float, float, bool]:
+    if constant:
         return np.nan, np.nan, np.nan, False  # SDMetrics: ConstantInputError -> no score
-    r, s = real.dropna(), synthetic.dropna()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        corr_r = float(stats.pearsonr(r.iloc[:, 0], r.iloc[:, 1])[0]) if len(r) > 1 else np.nan
-        if np.isnan(corr_r) or abs(corr_r) <= REAL_CORRELATION_THRESHOLD:
-            return np.nan, corr_r, np.nan, False
-        corr_s = float(stats.pearsonr(s.iloc[:, 0], s.iloc[:, 1])[0]) if len(s) > 1 else np.nan
+    corr_r = _pearson(*real)
+    if np.isnan(corr_r) or abs(corr_r) <= REAL_CORRELATION_THRESHOLD:
+        return np.nan, corr_r, np.nan, False
+    corr_s = _pearson(*synthetic)
     if np.isnan(corr_s):
         return np.nan, corr_r, corr_s, True
     return 1 - abs(corr_r - corr_s) / 2, corr_r, corr_s, True
@@ -126,6 +144,9 @@ def column_pair_trends(tables: Tables) -> list[dict[str, Any]]:
     syn_num = {n: as_numbers(tables.synthetic[n]) for n in names if tables.is_continuous(n)}
     real_bins = {n: _digitize(v) for n, v in real_num.items()}
     syn_bins = {n: _digitize(v) for n, v in syn_num.items()}
+    constant = {n: real_num[n].nunique() == 1 or syn_num[n].nunique() == 1 for n in real_num}
+    real_arrays = {n: v.to_numpy(dtype=np.float64) for n, v in real_num.items()}
+    syn_arrays = {n: v.to_numpy(dtype=np.float64) for n, v in syn_num.items()}
 
     seen: dict[tuple[int, str], np.ndarray] = {}  # each column's discrete values once, not once per pair
 
@@ -145,7 +166,7 @@ def column_pair_trends(tables: Tables) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"column_1": a, "column_2": b}
         if a in real_num and b in real_num:
             score, corr_r, corr_s, counted = _correlation_pair(
-                pd.concat([real_num[a], real_num[b]], axis=1), pd.concat([syn_num[a], syn_num[b]], axis=1)
+                (real_arrays[a], real_arrays[b]), (syn_arrays[a], syn_arrays[b]), constant[a] or constant[b]
             )
             entry.update(
                 metric="CorrelationSimilarity",
@@ -177,9 +198,22 @@ def quality_scores(tables: Tables) -> dict[str, Any]:
         "column_pair_trends": trend_mean,
         "overall": overall,
         "columns": shapes,
-        "pairs": pairs,
+        "pairs": _listed_pairs(pairs),
+        "pairs_total": len(pairs),
         "pairs_counted": len(counted),
     }
+
+
+MAX_LISTED_PAIRS = 20_000  # the report lists every pair up to ~200 columns; beyond, the counted pairs, worst first
+
+
+def _listed_pairs(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every pair, or (for wide tables, whose pairs grow with the square of the columns) the counted pairs with
+    the lowest scores: the scores above are always over every pair; only the listing is bounded."""
+    if len(pairs) <= MAX_LISTED_PAIRS:
+        return pairs
+    counted = [p for p in pairs if p["counted"] and not np.isnan(p["score"])]
+    return sorted(counted, key=lambda p: p["score"])[:MAX_LISTED_PAIRS]
 
 
 def missing_and_coverage(tables: Tables) -> dict[str, Any]:

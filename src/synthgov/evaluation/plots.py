@@ -45,10 +45,15 @@ def distributions(tables: Tables) -> str:
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
     for ax, name in zip(axes.ravel(), names, strict=False):
         if tables.is_continuous(name):
-            r = as_numbers(tables.real[name]).dropna().to_numpy()
-            s = as_numbers(tables.synthetic[name]).dropna().to_numpy()
+            r, s = (as_numbers(t[name]).to_numpy() for t in (tables.real, tables.synthetic))
+            r, s = r[np.isfinite(r)], s[np.isfinite(s)]  # gaps and infinities have no place on a histogram
             lo, hi = np.quantile(r, [0.005, 0.995]) if r.size else (0, 1)
-            bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
+            with np.errstate(over="ignore", invalid="ignore"):
+                bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
+            if not np.isfinite(np.diff(bins)).all():  # a range wider than a float holds (1e308 and -1e308)
+                ax.text(0.5, 0.5, "range too wide to draw", ha="center", va="center", transform=ax.transAxes)
+                ax.set_title(name, fontsize=9)
+                continue
             for values, color, label in ((r, REAL, "real"), (s, SYNTH, "synthetic")):
                 # one filled outline per histogram (ax.hist draws a patch per bar: 12 histograms 0.4 s -> 0.03 s)
                 density, _ = np.histogram(np.clip(values, lo, hi), bins=bins, density=True)

@@ -3,8 +3,6 @@ value and a plain-language verdict."""
 
 from __future__ import annotations
 
-import html
-import json
 from typing import Any
 
 from synthgov.evaluation import plots
@@ -23,13 +21,9 @@ figcaption{color:#555;font-size:.9rem} .notes li{color:#555} code{background:#f4
 """
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return html.escape(str(value))
-
-
 def render_html(result: Any) -> str:
+    from synthgov.templates import render
+
     report = result.report
     data = result.figures_data
     tables = data["tables"]
@@ -64,47 +58,13 @@ def render_html(result: Any) -> str:
                 plots.bias_plot(report, column),
             )
         )
-    rows = "\n".join(
-        f"<tr><td>{html.escape(m['name'])}<br><code>{html.escape(m['key'])}</code></td>"
-        f"<td>{html.escape(m['definition'])}</td><td class='value'>{_fmt(m['value'])}</td>"
-        f"<td><span class='verdict {m['verdict']}'>{m['verdict']}</span> {html.escape(m['explanation'])}</td></tr>"
-        for m in result.metrics
+    return render(
+        "report.html.j2",
+        css=_CSS,
+        inputs=report["inputs"],
+        seconds=report["seconds"],
+        metrics=result.metrics,
+        flags=report.get("edge_cases", {}).get("collapse_flags") or [],
+        figures=[{"id": name, "caption": caption, "png": png} for name, caption, png in figures if png],
+        notes=report.get("notes", []),
     )
-    figure_html = "\n".join(
-        f"<figure id='fig-{name}'><img class='plot' alt='{html.escape(caption)}' src='data:image/png;base64,{png}'>"
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        for name, caption, png in figures
-        if png
-    )
-    flags = report.get("edge_cases", {}).get("collapse_flags") or []
-    flag_html = (
-        "<ul>"
-        + "".join(
-            f"<li><b>{f['level']}</b> {html.escape(f['column'])}: {f['indicator']} = {f['value']}</li>" for f in flags
-        )
-        + "</ul>"
-        if flags
-        else "<p>No tail, spread, range or category-loss flags.</p>"
-    )
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.get("notes", []))
-    inputs = report["inputs"]
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>synthgov evaluation report</title><style>{_CSS}</style></head>
-<body>
-<h1>Synthetic data evaluation</h1>
-<p class="sub">{inputs["real_rows"]:,} real rows, {inputs["synthetic_rows"]:,} synthetic rows,
-{"no holdout" if inputs["holdout_rows"] is None else f"{inputs['holdout_rows']:,} holdout rows"};
-target: {html.escape(str(inputs["target"]))}; sensitive: {html.escape(", ".join(inputs["sensitive"]) or "none")};
-computed in {report["seconds"]:.1f} s.</p>
-<h2>Metrics</h2>
-<table><thead><tr><th>metric</th><th>definition</th><th>value</th><th>verdict</th></tr></thead><tbody>
-{rows}
-</tbody></table>
-<h2>Collapse indicators</h2>
-{flag_html}
-<h2>Figures</h2>
-{figure_html}
-<h2>Notes</h2><ul class="notes">{notes}</ul>
-<script type="application/json" id="report-data">{html.escape(json.dumps({"summary": result.metrics}))}</script>
-</body></html>
-"""

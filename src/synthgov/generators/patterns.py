@@ -47,6 +47,11 @@ class Pattern:
         except re.error as exc:
             raise InputError(f"invalid pattern {pattern!r}: {exc}") from None
         self._check(self._parsed)
+        longest = _max_length(self._parsed)
+        if longest > MAX_LENGTH:
+            raise InputError(
+                f"pattern {pattern!r} makes strings of up to {longest:,} characters; at most {MAX_LENGTH:,} are allowed"
+            )
 
     def _check(self, items: Any) -> None:
         for op, arg in items:
@@ -114,6 +119,27 @@ def _chars_of_in(arg: Any) -> np.ndarray:
     if negate:
         return np.array([c for c in _PRINTABLE if int(c) not in chars], dtype=np.uint32)
     return np.array(sorted(chars), dtype=np.uint32)
+
+
+MAX_LENGTH = 1_000  # characters of one generated string (an id, a code): bounds memory and time
+
+
+def _max_length(items: Any) -> int:
+    total = 0
+    for op, arg in items:
+        if op == sre_constants.AT:
+            continue
+        if op == sre_constants.SUBPATTERN:
+            total += _max_length(arg[-1])
+        elif op == sre_constants.BRANCH:
+            total += max(_max_length(b) for b in arg[1])
+        elif op in (sre_constants.LITERAL, sre_constants.IN, sre_constants.ANY):
+            total += 1
+        else:  # repeat
+            total += _repeat_bounds(arg)[1] * _max_length(arg[2])
+        if total > MAX_LENGTH:
+            return total
+    return total
 
 
 def _repeat_bounds(arg: Any) -> tuple[int, int]:

@@ -3,14 +3,20 @@
 A model file is a zip archive holding ``model.json`` (format version, generator name, parameters, schema and
 learned state, with every numpy array replaced by a reference) and ``arrays.npz`` (the arrays, read with
 ``allow_pickle=False``); neural generators add ``weights.safetensors``. Loading parses JSON and numeric
-arrays only, so a file from an untrusted source cannot execute code.
+arrays only, so a file from an untrusted source cannot execute code, and it bounds what it unpacks before
+unpacking it: at most :data:`MAX_MEMBERS` members, :data:`MAX_BYTES` uncompressed in all (the zip's and the
+npz's declared sizes, which the zip reader enforces), every array's header checked against its member's size (an
+``.npy`` header cannot claim more values than it holds), JSON nesting within the parser's limit, and every array
+reference resolved (a dangling one is a :class:`ModelFileError`, not a ``KeyError``).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +27,8 @@ from synthgov.errors import ModelFileError
 FORMAT = "synthgov-model"
 FORMAT_VERSION = 1
 _REF = "__array__"
+MAX_MEMBERS = 64  # members of the model zip, and arrays of its npz
+MAX_BYTES = int(os.environ.get("SYNTHGOV_MAX_MODEL_BYTES", 2 * 2**30))  # uncompressed, all members together
 
 
 def _pack(value: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
@@ -44,6 +52,8 @@ def _pack(value: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
 def _unpack(value: Any, arrays: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {_REF}:
+            if not isinstance(value[_REF], str) or value[_REF] not in arrays:
+                raise ModelFileError(f"the model refers to array {value[_REF]!r}, which its arrays.npz does not hold")
             return arrays[value[_REF]]
         if set(value) == {"__float__"}:
             return float(value["__float__"])
@@ -75,16 +85,56 @@ def read_model(path: str | Path) -> tuple[dict[str, Any], dict[str, bytes]]:
         raise ModelFileError(f"model file not found: {path}")
     try:
         with zipfile.ZipFile(path) as archive:
+            _check_sizes(archive, str(path))
             body = json.loads(archive.read("model.json"))
-            with np.load(io.BytesIO(archive.read("arrays.npz")), allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
+            raw = archive.read("arrays.npz")
             extra = {n: archive.read(n) for n in archive.namelist() if n not in ("model.json", "arrays.npz")}
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        arrays = _read_arrays(raw, str(path))
+    except (zipfile.BadZipFile, zlib.error, KeyError, ValueError, OSError, EOFError) as exc:
         raise ModelFileError(f"{path} is not a synthgov model file ({exc})") from None
+    except RecursionError:
+        raise ModelFileError(f"{path}: model.json is nested too deeply") from None
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a synthgov model file")
     if body.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(
             f"{path} has model format version {body.get('format_version')}; this synthgov reads {FORMAT_VERSION}"
         )
-    return _unpack(body, arrays), extra
+    try:
+        return _unpack(body, arrays), extra
+    except RecursionError:
+        raise ModelFileError(f"{path}: model.json is nested too deeply") from None
+
+
+def _check_sizes(archive: zipfile.ZipFile, where: str) -> None:
+    """Refuse an archive with too many members or too many declared bytes before reading any of them."""
+    members = archive.infolist()
+    total = sum(m.file_size for m in members)
+    if len(members) > MAX_MEMBERS or total > MAX_BYTES:
+        raise ModelFileError(
+            f"{where}: {len(members)} members, {total:,} bytes uncompressed; a model file may hold at most "
+            f"{MAX_MEMBERS} members and {MAX_BYTES:,} bytes (SYNTHGOV_MAX_MODEL_BYTES)"
+        )
+
+
+def _read_arrays(raw: bytes, where: str) -> dict[str, np.ndarray]:
+    """The arrays of ``arrays.npz``, each header checked against the bytes its member really has."""
+    from numpy.lib import format as npy
+
+    arrays = {}
+    with zipfile.ZipFile(io.BytesIO(raw)) as npz:
+        _check_sizes(npz, f"{where} (arrays.npz)")
+        for member in npz.infolist():
+            with npz.open(member) as handle:
+                version = npy.read_magic(handle)
+                header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+                shape, _, dtype = header(handle, max_header_size=10_000)
+                claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if dtype.hasobject or claimed > member.file_size:
+                    raise ModelFileError(
+                        f"{where}: array {member.filename} claims {claimed:,} bytes in a {member.file_size:,}-byte "
+                        "member (or holds Python objects)"
+                    )
+            with npz.open(member) as handle:
+                arrays[member.filename.removesuffix(".npy")] = npy.read_array(handle, allow_pickle=False)
+    return arrays

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthgov.config import home
+from synthgov.config import home, write_private
 from synthgov.errors import InputError, RefusedError
 
 logger = logging.getLogger(__name__)
@@ -340,6 +340,4 @@ def _audit(table: pd.DataFrame, path: Any, verdict: GuardVerdict, allowed: bool,
         "decision": "refused" if problems else "accepted",
         "reasons": problems,
     }
-    home().mkdir(parents=True, exist_ok=True)
-    with (home() / "audit.jsonl").open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry) + "\n")
+    write_private(home() / "audit.jsonl", (json.dumps(entry) + "\n").encode("utf-8"), append=True)

@@ -28,7 +28,7 @@ def generate(source: TableLike, **options: Any) -> Release:
     of this issuer's releases is refused unless ``allow_synthetic``, within ``policy``. The options are the
     fields of :class:`ReleaseOptions`."""
     run = ReleaseRun(source, ReleaseOptions.of(options), release_id=str(uuid.uuid4()))
-    chosen = [*MODEL_STAGES, *SAMPLE_STAGES]
+    chosen = [*((stages.keys,) if run.options.out is not None else ()), *MODEL_STAGES, *SAMPLE_STAGES]
     if run.options.out is not None:
         chosen += [s for s in RELEASE_STAGES if s is not stages.evaluate or run.options.evaluate]
     run_stages(run, chosen)

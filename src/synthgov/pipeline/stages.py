@@ -1,5 +1,5 @@
-"""The named stages of a release, in order: guard -> fit -> sample -> watermark -> measure -> write -> evaluate
--> sign -> record. Each takes the :class:`~synthgov.pipeline.run.ReleaseRun` and fills its part; ``generate``
+"""The named stages of a release, in order: keys -> guard -> fit -> sample -> watermark -> measure -> write ->
+evaluate -> sign -> record. Each takes the :class:`~synthgov.pipeline.run.ReleaseRun` and fills its part; ``generate``
 runs them all, ``synthgov fit`` the first two, and the service and Dask work reuse them one by one.
 
 The watermark comes before measuring and evaluating, so that what is measured and signed is the rows as
@@ -18,6 +18,17 @@ from synthgov.pipeline.run import ReleaseRun, is_rules_spec
 from synthgov.table.io import read_table
 
 logger = logging.getLogger(__name__)
+
+
+def keys(run: ReleaseRun) -> None:
+    """Open the keystore before any work (made on first use): a damaged key or a missing passphrase stops the
+    run here, before anything is fitted or written."""
+    from synthgov.release.keys import Keystore
+
+    keystore = Keystore.default().ensure()
+    keystore.signing_key()
+    if run.options.watermark:
+        keystore.watermark_secret()
 
 
 def guard(run: ReleaseRun) -> None:

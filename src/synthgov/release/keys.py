@@ -11,22 +11,31 @@ import hashlib
 import json
 import os
 import secrets
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from synthgov.config import home
+from synthgov.config import PASSPHRASE_VARIABLE, check_private, home, private_folder, write_private
 from synthgov.errors import InputError
 
 MIN_SECRET_BYTES = 16  # the AES-128 subkeys of the watermark are derived from it
 
 
 def _write_secret(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(path, 0o600)
+    write_private(path, data)
+
+
+def _passphrase(prompt: bool) -> bytes:
+    """The signing key's passphrase: ``$SYNTHGOV_KEY_PASSPHRASE``, else asked on the terminal."""
+    value = os.environ.get(PASSPHRASE_VARIABLE)
+    if value:
+        return value.encode("utf-8")
+    if prompt and sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("passphrase of the synthgov signing key: ").encode("utf-8")
+    raise InputError(f"the signing key is encrypted: set {PASSPHRASE_VARIABLE} (or run from a terminal to be asked)")
 
 
 def signing_key_id(public_raw: bytes) -> str:
@@ -71,13 +80,17 @@ class Keystore:
     def exists(self) -> bool:
         return self.index_path.is_file()
 
-    def init(self, *, force: bool = False, watermark_secret: bytes | None = None) -> dict[str, str]:
+    def init(
+        self, *, force: bool = False, watermark_secret: bytes | None = None, encrypt: bool = False
+    ) -> dict[str, str]:
         """Create a signing key and a watermark secret (refuses to overwrite unless ``force``).
 
         ``watermark_secret`` restores a known secret (a backup, or a fixed key for reproducible tests) instead of
-        drawing a new one; it must hold at least 16 bytes."""
+        drawing a new one; it must hold at least 16 bytes. ``encrypt`` stores the signing key encrypted under a
+        passphrase (``$SYNTHGOV_KEY_PASSPHRASE``, or asked on the terminal), needed again at every signing."""
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from cryptography.hazmat.primitives.serialization import (
+            BestAvailableEncryption,
             Encoding,
             NoEncryption,
             PrivateFormat,
@@ -93,10 +106,9 @@ class Keystore:
         kid = signing_key_id(raw_public(public))
         secret = secrets.token_bytes(32) if watermark_secret is None else bytes(watermark_secret)
         wid = watermark_key_id(secret)
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _write_secret(
-            self.folder / "signing.pem", private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-        )
+        protection = BestAvailableEncryption(_passphrase(prompt=True)) if encrypt else NoEncryption()
+        private_folder(self.folder)
+        _write_secret(self.folder / "signing.pem", private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, protection))
         (self.folder / "signing.pub.pem").write_bytes(
             public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
         )
@@ -105,6 +117,7 @@ class Keystore:
             "signing_key_id": kid,
             "watermark_key_id": wid,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "signing_key_encrypted": encrypt,
         }
         _write_secret(self.index_path, json.dumps(index, indent=2).encode())
         return index
@@ -118,19 +131,31 @@ class Keystore:
         if not self.exists():
             raise InputError(f"no keystore in {self.folder}; run `synthgov keys init`")
         try:
-            return json.loads(self.index_path.read_text())
-        except ValueError:
+            index = json.loads(_read(self.index_path))
+        except (ValueError, UnicodeDecodeError):
             raise InputError(f"the keystore index {self.index_path} is damaged") from None
+        if not isinstance(index, dict):
+            raise InputError(f"the keystore index {self.index_path} is damaged")
+        return index
 
     def signing_key(self) -> object:
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         self.index()
-        return load_pem_private_key((self.folder / "signing.pem").read_bytes(), password=None)
+        path = self.folder / "signing.pem"
+        check_private(path)
+        pem = _read(path)
+        password = _passphrase(prompt=True) if b"ENCRYPTED" in pem.split(b"\n", 1)[0] else None
+        try:
+            return load_pem_private_key(pem, password=password)
+        except (ValueError, TypeError) as exc:
+            if password is not None:
+                raise InputError(f"cannot unlock {path}: wrong passphrase ({PASSPHRASE_VARIABLE})") from None
+            raise InputError(f"the signing key {path} is damaged ({str(exc).splitlines()[0]})") from None
 
     def public_pem(self) -> bytes:
         self.index()
-        return (self.folder / "signing.pub.pem").read_bytes()
+        return _read(self.folder / "signing.pub.pem")
 
     def public_key(self) -> object:
         """The public signing key (what this issuer's signatures verify under)."""
@@ -138,4 +163,19 @@ class Keystore:
 
     def watermark_secret(self) -> bytes:
         self.index()
-        return bytes.fromhex((self.folder / "watermark.key").read_text().strip())
+        path = self.folder / "watermark.key"
+        check_private(path)
+        try:
+            secret = bytes.fromhex(_read(path).decode("ascii").strip())
+        except (ValueError, UnicodeDecodeError):
+            raise InputError(f"the watermark secret {path} is damaged (not hex text)") from None
+        if len(secret) < MIN_SECRET_BYTES:
+            raise InputError(f"the watermark secret {path} is damaged (under {MIN_SECRET_BYTES} bytes)")
+        return secret
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the keystore file {path}: {exc.strerror or exc}") from None

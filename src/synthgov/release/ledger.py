@@ -13,15 +13,15 @@ same rows are selected in any table, so the matched share stays unbiased).
 
 from __future__ import annotations
 
+import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from synthgov.config import home
+from synthgov.config import home, private_folder, write_private
 
 SKETCH_ROWS = 1 << 15
 DISTINCTIVE = 0.05  # a release whose rows copy more than 5% of training rows cannot be told apart row by row
@@ -69,8 +69,7 @@ def record(
 
     from synthgov.release.integrity import file_sha256
 
-    target = folder()
-    target.mkdir(parents=True, exist_ok=True, mode=0o700)
+    target = private_folder(folder())
     hashes = row_hashes(data)
     shift = sketch_shift(len(hashes))
     copies = None
@@ -88,15 +87,11 @@ def record(
         "distinctive_rows": copies is None or copies <= DISTINCTIVE,
     }
     path = target / f"{release_id}.json"
-    _private_write(path, (json.dumps(entry, indent=1) + "\n").encode())
-    np.savez_compressed(target / f"{release_id}.npz", hashes=np.unique(selected(hashes, shift)))
+    write_private(path, (json.dumps(entry, indent=1) + "\n").encode())
+    arrays = io.BytesIO()
+    np.savez_compressed(arrays, hashes=np.unique(selected(hashes, shift)))
+    write_private(target / f"{release_id}.npz", arrays.getvalue())
     return path
-
-
-def _private_write(path: Path, data: bytes) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
 
 
 def entries() -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from synthgov import __version__
+from synthgov.config import write_private
 from synthgov.release import integrity, signing
 from synthgov.release.keys import Keystore, raw_public, signing_key_id
 
@@ -30,8 +31,7 @@ def seed_commitment(seed: int, keystore: Keystore, release_id: str) -> str:
     keystore (``commitments/<release id>.json``) so the owner can open the commitment later."""
     nonce = secrets.token_bytes(16)
     folder = keystore.folder.parent / "commitments"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (folder / f"{release_id}.json").write_text(json.dumps({"seed": seed, "nonce": nonce.hex()}))
+    write_private(folder / f"{release_id}.json", json.dumps({"seed": seed, "nonce": nonce.hex()}).encode())
     return "sha256:" + hashlib.sha256(nonce + str(seed).encode()).hexdigest()
 
 

@@ -111,7 +111,7 @@ def _check_signature(document: dict[str, Any], keys: dict[str, Any], result: Ver
         result.checks.append(f"signature valid (key {result.key_id})")
         return True
     named = ", ".join(str(s.get("keyid")) for s in signatures if isinstance(s, dict)) or "none"
-    if not any(isinstance(s, dict) and s.get("keyid") in keys for s in signatures):
+    if not any(isinstance(s, dict) and isinstance(s.get("keyid"), str) and s["keyid"] in keys for s in signatures):
         result.problems.append(f"signature: made with key(s) {named}, not with the trusted key {', '.join(keys)}")
     else:
         result.problems.append("signature: does not match the manifest (the manifest or the signature was changed)")
@@ -222,7 +222,12 @@ def _check_watermark(folder: Path, predicate: dict[str, Any], files: list[dict[s
     if not plans or not data:
         result.checks.append("watermark: not checked (the plan of this release is not in this keystore)")
         return
-    found = detect(integrity.read_data(folder / data[0]["path"]), plans, secret, marking["key_id"])
+    try:
+        frame = integrity.read_data(folder / data[0]["path"])
+    except Exception:
+        result.checks.append("watermark: not checked (the data file cannot be read as a table)")
+        return
+    found = detect(frame, plans, secret, marking["key_id"])
     if found.p_value <= DETECTION_THRESHOLD:
         result.checks.append(f"watermark: present (p = {found.p_value:.1e}, payload {found.payload_hex})")
     elif integrity.file_sha256(folder / data[0]["path"]) == data[0]["sha256"]:

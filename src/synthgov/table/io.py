@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from synthgov.errors import InputError
@@ -49,7 +50,30 @@ def read_table(source: TableLike) -> pd.DataFrame:
     dupes = frame.columns[frame.columns.duplicated()].tolist()
     if dupes:
         raise InputError(f"the table has duplicate column names: {', '.join(dupes)}")
+    _refuse_nested(frame)
     return frame
+
+
+_NESTED = (list, tuple, dict, set, bytes, bytearray, memoryview, np.ndarray)
+
+
+def _refuse_nested(frame: pd.DataFrame) -> None:
+    """Lists, structs, maps and binary blobs (Parquet's nested and binary types) are not table values synthgov
+    models: one clear error naming the column, not a traceback deep in a generator."""
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype != object:
+            continue
+        kind = pd.api.types.infer_dtype(column, skipna=True)
+        if kind in ("string", "empty", "floating", "integer", "boolean", "datetime", "date", "decimal"):
+            continue
+        nested = column.map(lambda v: isinstance(v, _NESTED))
+        if nested.any():
+            example = type(column[nested].iloc[0]).__name__
+            raise InputError(
+                f"column '{name}' holds {example} values (nested or binary data); synthgov models numbers, text, "
+                "categories, booleans and datetimes: flatten or drop the column"
+            )
 
 
 def _read_path(path: Path) -> pd.DataFrame:

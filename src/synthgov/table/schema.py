@@ -176,7 +176,10 @@ class Schema:
         path = Path(path)
         if not path.is_file():
             raise SchemaError(f"schema file not found: {path}")
-        text = path.read_text(encoding="utf-8")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise SchemaError(f"schema file {path} is not UTF-8 text") from None
         try:
             if path.suffix.lower() == ".json":
                 data = json.loads(text)
@@ -184,6 +187,8 @@ class Schema:
                 import yaml
 
                 data = yaml.safe_load(text)
+        except RecursionError:
+            raise SchemaError(f"schema file {path} is nested too deeply") from None
         except (ValueError, Exception) as exc:  # yaml.YAMLError has no common base with ValueError
             raise SchemaError(f"schema file {path} is not valid {path.suffix[1:].upper() or 'YAML'}: {exc}") from None
         return cls.from_dict(data)

@@ -6,10 +6,9 @@ is needed), but it needs the issuer's key and plans, as any keyed watermark does
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from synthgov.config import home
+from synthgov.config import home, write_private
 from synthgov.errors import InputError
 from synthgov.watermark.plan import WatermarkPlan
 
@@ -19,13 +18,7 @@ def folder() -> Path:
 
 
 def save(plan: WatermarkPlan) -> Path:
-    target = folder()
-    target.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = target / f"{plan.id}.json"
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(plan.to_dict(), handle, indent=1)
-    return path
+    return write_private(folder() / f"{plan.id}.json", json.dumps(plan.to_dict(), indent=1).encode("utf-8"))
 
 
 def plans_for(key_id: str) -> list[WatermarkPlan]:

@@ -87,9 +87,36 @@ def load_spec_file(path: str | Path) -> Any:
     if not path.is_file():
         raise InputError(f"rules spec not found: {path}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return _json_safe(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except UnicodeDecodeError:
+        raise InputError(f"rules spec {path} is not UTF-8 text") from None
+    except RecursionError:
+        raise InputError(f"rules spec {path} is nested too deeply") from None
     except yaml.YAMLError as exc:
         raise InputError(f"rules spec {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
+def _json_safe(value: Any, seen: dict[int, Any] | None = None) -> Any:
+    """The spec as JSON can hold it (it is saved with the model): YAML's unquoted dates become ISO text. A node
+    that YAML aliases many times is converted once and shared (a "billion laughs" file stays small)."""
+    import datetime
+
+    seen = {} if seen is None else seen
+    if id(value) in seen:
+        return seen[id(value)]
+    if isinstance(value, dict):
+        out: Any = {}
+        seen[id(value)] = out
+        out.update({k: _json_safe(v, seen) for k, v in value.items()})
+        return out
+    if isinstance(value, list):
+        items: list[Any] = []
+        seen[id(value)] = items
+        items.extend(_json_safe(v, seen) for v in value)
+        return items
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
 
 
 def _column(name: str, opts: Any) -> ColumnRule:
@@ -102,7 +129,10 @@ def _column(name: str, opts: Any) -> ColumnRule:
     if isinstance(missing, bool) or not isinstance(missing, (int, float)) or not 0 <= missing < 1:
         raise InputError(f"{where}: 'missing' must be a share in [0, 1)")
     branches = []
-    for i, branch in enumerate(opts.get("when") or []):
+    entries = opts.get("when") or []
+    if not isinstance(entries, list):
+        raise InputError(f"{where}: 'when' must be a list of {{if, then}} entries")
+    for i, branch in enumerate(entries):
         if not isinstance(branch, dict) or set(branch) != {"if", "then"}:
             raise InputError(f"{where}: each 'when' entry needs exactly 'if' and 'then'")
         dist = make(branch["then"], f"{where}, when #{i + 1}")
