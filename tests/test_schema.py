@@ -86,10 +86,15 @@ def test_schema_errors(tmp_path, mixed: pd.DataFrame) -> None:
         schema.check_against([*mixed.columns, "extra"])
     bad = tmp_path / "bad.yaml"
     bad.write_text("columns:\n  a: {kind: banana}\n")
-    with pytest.raises(SchemaError, match="kind 'banana'"):
+    with pytest.raises(SchemaError, match=r"columns\.a\.kind: Input should be 'numeric'.*got 'banana'"):
         Schema.load(bad)
     bad.write_text("columns:\n  a: {kind: numeric, colour: red}\n")
-    with pytest.raises(SchemaError, match="unknown option"):
+    with pytest.raises(SchemaError, match=r"columns\.a\.colour: unknown option"):
+        Schema.load(bad)
+    bad.write_text("columns:\n  a: {kind: numeric, missing_rate: 1.5}\n")
+    with pytest.raises(
+        SchemaError, match=r"columns\.a\.missing_rate: Input should be less than or equal to 1, got 1\.5"
+    ):
         Schema.load(bad)
     bad.write_text("columns: [unclosed\n")
     with pytest.raises(SchemaError, match="not valid"):

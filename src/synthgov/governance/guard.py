@@ -144,14 +144,12 @@ class Policy:
             data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read the policy file {source}: {exc}") from None
-        if not isinstance(data, dict) or set(data) - {"max_generation_depth", "max_synthetic_share"}:
-            raise InputError(f"{source}: a policy has only max_generation_depth and max_synthetic_share, got {data!r}")
-        depth, share = data.get("max_generation_depth"), data.get("max_synthetic_share")
-        if depth is not None and (not isinstance(depth, int) or depth < 0):
-            raise InputError(f"{source}: max_generation_depth must be a non-negative integer, got {depth!r}")
-        if share is not None and (not isinstance(share, (int, float)) or not 0 <= share <= 1):
-            raise InputError(f"{source}: max_synthetic_share must be between 0 and 1, got {share!r}")
-        return cls(depth, None if share is None else float(share))
+        except Exception as exc:  # yaml.YAMLError has no common base with ValueError
+            raise InputError(f"policy file {source} is not valid YAML: {str(exc).splitlines()[0]}") from None
+        from synthgov.file_models import PolicyFile, check
+
+        checked = check(PolicyFile, data, f"policy file {source}")
+        return cls(checked.max_generation_depth, checked.max_synthetic_share)  # type: ignore[attr-defined]
 
     def violations(self, verdict: GuardVerdict) -> list[str]:
         out = []
@@ -202,6 +200,7 @@ def enforce(
     elif verdict.synthetic:
         problems += rules.violations(verdict)
     _audit(table, path, verdict, allow_synthetic, problems)
+    logger.info("guard decision: %s (%s)", "refused" if problems else "accepted", verdict.describe())
     if problems:
         raise RefusedError("refused: " + "; ".join(problems))
     return verdict

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from synthgov.config import home, private_folder, write_private
+
+logger = logging.getLogger(__name__)
 
 SKETCH_ROWS = 1 << 15
 DISTINCTIVE = 0.05  # a release whose rows copy more than 5% of training rows cannot be told apart row by row
@@ -98,9 +101,14 @@ def entries() -> list[dict[str, Any]]:
     out = []
     for path in sorted(folder().glob("*.json")) if folder().is_dir() else []:
         try:
-            out.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError):
+            entry = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            logger.warning("release ledger: skipped the damaged entry %s (%s)", path, exc)
             continue  # a damaged entry is skipped, not fatal
+        if not isinstance(entry, dict) or not isinstance(entry.get("release_id"), str):
+            logger.warning("release ledger: skipped %s (not a ledger entry)", path)
+            continue
+        out.append(entry)
     return out
 
 
@@ -109,5 +117,8 @@ def sketch(release_id: str) -> np.ndarray | None:
     try:
         with np.load(path, allow_pickle=False) as archive:
             return archive["hashes"]
-    except (OSError, ValueError, KeyError):
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError) as exc:
+        logger.warning("release ledger: skipped the damaged row sketch %s (%s)", path, exc)
         return None

@@ -147,6 +147,10 @@ class Schema:
 
     @classmethod
     def from_dict(cls, data: Any) -> Schema:
+        from synthgov.file_models import SchemaFile, check
+
+        if isinstance(data, dict) and isinstance(data.get("columns"), dict):
+            check(SchemaFile, data, "schema", SchemaError)
         if not isinstance(data, dict) or not isinstance(data.get("columns"), dict):
             raise SchemaError("schema: expected a mapping with a 'columns' mapping of column name -> options")
         version = data.get("version", SCHEMA_VERSION)

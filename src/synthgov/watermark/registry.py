@@ -6,11 +6,14 @@ is needed), but it needs the issuer's key and plans, as any keyed watermark does
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from synthgov.config import home, write_private
 from synthgov.errors import InputError
 from synthgov.watermark.plan import WatermarkPlan
+
+logger = logging.getLogger(__name__)
 
 
 def folder() -> Path:
@@ -26,7 +29,8 @@ def plans_for(key_id: str) -> list[WatermarkPlan]:
     for path in sorted(folder().glob("*.json")) if folder().is_dir() else []:
         try:
             plan = WatermarkPlan.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, InputError):
+        except (OSError, ValueError, TypeError, KeyError, InputError) as exc:
+            logger.warning("watermark plans: skipped the damaged record %s (%s)", path, exc)
             continue  # a damaged record is skipped, not fatal
         if plan.key_id == key_id:
             plans.append(plan)

@@ -62,6 +62,9 @@ class Spec:
             raw = load_spec_file(raw)
         if not isinstance(raw, dict) or not isinstance(raw.get("columns"), dict) or not raw["columns"]:
             raise InputError("rules spec: expected a mapping with a non-empty 'columns' mapping")
+        from synthgov.file_models import RulesSpec, check
+
+        check(RulesSpec, raw, "rules spec")
         unknown = sorted(set(raw) - {"columns", "rules", "rows", "name", "description"})
         if unknown:
             raise InputError(f"rules spec: unknown top-level key(s) {', '.join(unknown)}")

@@ -1,0 +1,129 @@
+"""Declared models of the files a user writes: the schema file, the rules spec and the policy file (pydantic).
+
+Each file is checked against its model before it is used, and a mistake is one error naming the field (``policy
+file p.yaml: max_synthetic_share: Input should be less than or equal to 1``). The models' JSON Schemas are
+published in ``docs/schemas/`` (``python -m synthgov.file_models docs/schemas`` writes them; a test keeps them
+current), so editors and CI pipelines can check the files too. Checks that span fields (min <= max, a rule's
+columns exist, a distribution's own parameters) stay with the code that reads each file.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from synthgov.errors import InputError
+
+KIND = Literal["numeric", "categorical", "boolean", "datetime", "id", "text", "pii"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ColumnOptions(_Strict):
+    """How one column is treated (see docs/schema.md)."""
+
+    kind: KIND
+    missing_rate: float = Field(0.0, ge=0, le=1)
+    integer: bool | None = None
+    step: float | None = Field(None, gt=0)
+    decimals: int | None = Field(None, ge=0, le=30)
+    min: float | None = None
+    max: float | None = None
+    resolution: str | None = None
+    timezone: str | None = None
+    format: str | None = None
+    max_categories: int | None = Field(None, ge=2)
+    id_format: str | None = None
+    pii_type: str | None = None
+    flags: list[str] = Field(default_factory=list)
+    dtype: str | None = None
+
+
+class SchemaFile(_Strict):
+    """``synthgov schema`` output, edited by a person and passed back with ``--schema``."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)  # YAML integers may stand for floats here
+    version: Literal[1] = 1
+    columns: dict[str, ColumnOptions] = Field(min_length=1)
+
+
+class WhenBranch(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    condition: str = Field(alias="if")
+    then: dict[str, Any]
+
+
+class RuleColumn(BaseModel):
+    """A column of the rules spec: ``type`` and that distribution's parameters (checked by the distribution)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    missing: float = Field(0.0, ge=0, lt=1)
+    when: list[WhenBranch] | None = None
+
+
+class RulesSpec(BaseModel):
+    """A rules spec (docs/rules.md): columns with distributions, ``when`` branches and row rules."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    description: str | None = None
+    rows: int | None = Field(None, ge=1, le=10**12)
+    columns: dict[str, RuleColumn] = Field(min_length=1)
+    rules: list[str] = Field(default_factory=list)
+
+
+class PolicyFile(_Strict):
+    """Caps on what a release may be trained on (``$SYNTHGOV_HOME/policy.yaml`` or ``--policy``)."""
+
+    max_generation_depth: int | None = Field(None, ge=0)
+    max_synthetic_share: float | None = Field(None, ge=0, le=1)
+
+
+MODELS: dict[str, type[BaseModel]] = {
+    "schema-file": SchemaFile,
+    "rules-spec": RulesSpec,
+    "policy-file": PolicyFile,
+}
+
+
+def check(model: type[BaseModel], data: Any, where: str, error: type[InputError] = InputError) -> BaseModel:
+    """``data`` as ``model``; otherwise ``error`` naming the first field that is wrong (and how many more)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = exc.errors(include_url=False)
+        first = problems[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(the file)"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        if first["type"] == "extra_forbidden":
+            message = "unknown option (not a field of this file)"
+        else:
+            given = repr(first.get("input"))
+            message = f"{first['msg']}, got {given if len(given) <= 60 else given[:57] + '...'}"
+        raise error(f"{where}: {field}: {message}{more}") from None
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    return {name: model.model_json_schema(by_alias=True) for name, model in MODELS.items()}
+
+
+def write_json_schemas(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, schema in json_schemas().items():
+        path = folder / f"{name}.schema.json"
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    for written in write_json_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schemas")):
+        print(written)
