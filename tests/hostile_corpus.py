@@ -279,6 +279,17 @@ def _model(state: object = None, params: object = None, generator: str = "copula
     return _zip(entries)
 
 
+ONE_ARRAY_MODEL = json.dumps(
+    {
+        "format": "synthgov-model",
+        "format_version": 1,
+        "generator": "copula",
+        "params": {},
+        "state": {"x": {"__array__": "a0"}},
+    }
+).encode()
+
+
 def _model_cases() -> list[Case]:
     header_lie = _npy(np.arange(3.0)).replace(b"(3,)", b"(1000000000000,)")
     big_header = b"\x93NUMPY\x01\x00" + (60000).to_bytes(2, "little") + b"{" + b" " * 59998 + b"\n"
@@ -309,29 +320,13 @@ def _model_cases() -> list[Case]:
         "array ref number": _model(state={"x": {"__array__": 5}}),
         "pickled object array": _zip(
             {
-                "model.json": json.dumps(
-                    {
-                        "format": "synthgov-model",
-                        "format_version": 1,
-                        "generator": "copula",
-                        "params": {},
-                        "state": {"x": {"__array__": "a0"}},
-                    }
-                ).encode(),
+                "model.json": ONE_ARRAY_MODEL,
                 "arrays.npz": _npz({"a0": _npy(np.array([{"x": 1}], dtype=object))}),
             }
         ),
         "npy header lies": _zip(
             {
-                "model.json": json.dumps(
-                    {
-                        "format": "synthgov-model",
-                        "format_version": 1,
-                        "generator": "copula",
-                        "params": {},
-                        "state": {"x": {"__array__": "a0"}},
-                    }
-                ).encode(),
+                "model.json": ONE_ARRAY_MODEL,
                 "arrays.npz": _npz({"a0": header_lie}),
             }
         ),

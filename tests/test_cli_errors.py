@@ -57,3 +57,23 @@ def test_usage_errors_keep_clicks_code(capsys) -> None:
     assert run(["generate", "--no-such-option"]) == 2
     assert run(["no-such-command"]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_without_a_terminal_progress_is_printed_as_lines() -> None:
+    """Issue 26: the demo was silent for 14 minutes when its output was not a terminal."""
+    import io
+
+    from rich.console import Console
+
+    from synthgov import progress
+    from synthgov.cli.ui import LineReporter
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=False, width=200)
+    with progress.use_reporter(LineReporter(console, every=0.0)), progress.step("train: epochs", total=4) as advance:
+        for _ in range(4):
+            advance(1, info="loss 0.5")
+    lines = buffer.getvalue().splitlines()
+    assert lines[0] == "train: epochs ..."
+    assert [line.removeprefix("train: epochs: ").split(",")[0] for line in lines[1:5]] == ["25%", "50%", "75%", "100%"]
+    assert "s left; loss 0.5" in lines[1] and lines[-1].startswith("train: epochs: done in")

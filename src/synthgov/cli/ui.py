@@ -40,12 +40,58 @@ class RichReporter:
         self.progress.update(handle, total=task.total or 1, completed=task.total or 1)  # type: ignore[arg-type]
 
 
+class LineReporter:
+    """Without a terminal (CI logs, ``nohup``, pipes) progress bars draw nothing: this prints one line when a step
+    starts, then its percent, time so far and time left at most every ``every`` seconds, and one when it ends."""
+
+    def __init__(self, console: Console, every: float = 15.0) -> None:
+        self.console, self.every = console, every
+        self.steps: dict[int, dict[str, Any]] = {}
+
+    def start(self, description: str, total: float | None) -> object:
+        import time
+
+        handle = len(self.steps)
+        now = time.monotonic()
+        self.steps[handle] = {"name": description, "total": total, "done": 0.0, "start": now, "shown": now}
+        self.console.print(f"{description} ...", highlight=False, soft_wrap=True)
+        return handle
+
+    def advance(self, handle: object, amount: float, info: str | None = None) -> None:
+        import time
+
+        step = self.steps[handle]  # type: ignore[index]
+        step["done"] += amount
+        now = time.monotonic()
+        if now - step["shown"] < self.every:
+            return
+        step["shown"] = now
+        elapsed = now - step["start"]
+        if step["total"]:
+            share = min(step["done"] / step["total"], 1.0)
+            left = elapsed * (1 - share) / share if share > 0 else float("nan")
+            where = f"{share:.0%}, {elapsed:.0f} s so far, about {left:.0f} s left"
+        else:
+            where = f"{elapsed:.0f} s so far"
+        self.console.print(f"{step['name']}: {where}{'; ' + info if info else ''}", highlight=False, soft_wrap=True)
+
+    def finish(self, handle: object) -> None:
+        import time
+
+        step = self.steps[handle]  # type: ignore[index]
+        self.console.print(f"{step['name']}: done in {time.monotonic() - step['start']:.1f} s", highlight=False)
+
+
 @contextlib.contextmanager
 def progress_bars(enabled: bool = True) -> Iterator[None]:
     from synthgov import progress as steps
 
     if not enabled:
         yield
+        return
+    if not err.is_terminal:
+        with steps.use_reporter(LineReporter(err)):
+            yield
         return
     bars = Progress(
         SpinnerColumn(),

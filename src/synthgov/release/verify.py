@@ -137,18 +137,11 @@ def _checked_structure(document: dict[str, Any], folder: Path) -> tuple[list[dic
     for section in ("exports", "reports"):  # files covered by their sha256 alone
         entries = _field(integrity_section, section, list, "predicate.integrity", default=[])
         for i, entry in enumerate(entries):
-            where = f"predicate.integrity.{section}[{i}]"
-            if not isinstance(entry, dict):
-                raise InputError(f"manifest field {where} must be an object")
-            _safe_path(_field(entry, "path", str, where), folder, where)
-            _hex(_field(entry, "sha256", str, where), f"{where}.sha256")
+            _covered_file(entry, folder, f"predicate.integrity.{section}[{i}]")
         covered += entries
     for i, entry in enumerate(files):
         where = f"predicate.integrity.files[{i}]"
-        if not isinstance(entry, dict):
-            raise InputError(f"manifest field {where} must be an object")
-        _safe_path(_field(entry, "path", str, where), folder, where)
-        _hex(_field(entry, "sha256", str, where), f"{where}.sha256")
+        _covered_file(entry, folder, where)
         rows = _field(entry, "rows", int, where)
         size = _field(entry, "chunk_rows", int, where)
         if rows < 0 or size < 1:
@@ -171,6 +164,14 @@ def _checked_structure(document: dict[str, Any], folder: Path) -> tuple[list[dic
     if marking is not None and not isinstance(marking, dict):
         raise InputError("manifest field predicate.watermark must be an object")
     return files, covered
+
+
+def _covered_file(entry: Any, folder: Path, where: str) -> None:
+    """An entry naming a file by a path inside ``folder`` and its sha256."""
+    if not isinstance(entry, dict):
+        raise InputError(f"manifest field {where} must be an object")
+    _safe_path(_field(entry, "path", str, where), folder, where)
+    _hex(_field(entry, "sha256", str, where), f"{where}.sha256")
 
 
 def _field(parent: dict[str, Any], key: str, kind: type, where: str, default: Any = None) -> Any:
