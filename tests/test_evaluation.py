@@ -158,7 +158,7 @@ def test_messy_tables_evaluate_and_the_contract_holds(tmp_path: Path) -> None:
         for part in key.split("."):
             node = node[part]
         assert node == pytest.approx(value)
-    assert (tmp_path / "report.html").read_text().count("<img class='plot'") >= 6
+    assert (tmp_path / "report.html").read_text().count('<img class="plot"') >= 6
 
 
 def test_quick_mode_and_regression_target(adult_small: pd.DataFrame) -> None:
