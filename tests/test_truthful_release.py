@@ -124,7 +124,18 @@ def test_a_holdout_adds_the_dcr_share(tmp_path: Path, adult: pd.DataFrame, adult
     )
     copies = release.manifest["statement"]["predicate"]["copies"]
     assert 0.3 < copies["dcr_share"] < 0.7 and "DCR share" in copies["dcr_method"]
+    assert 0.3 < copies["closer_than_typical_holdout_share"] < 0.7 and copies["typical_holdout_distance"] > 0
     assert "closer to a training row than to a holdout row" in (tmp_path / "r" / "datasheet.md").read_text()
+    # rows copied from the training table sit closer than unseen real rows do: the measure says so
+    real = adult.sample(2000, random_state=1)
+    fresh = pipeline.generate(real, generator="copula", seed=0, out=tmp_path / "r2", holdout=adult_test.head(2000))
+    measured = fresh.manifest["statement"]["predicate"]["copies"]
+    from synthgov.evaluation.prepare import Encoding, load_tables
+    from synthgov.pipeline.copies import closer_than_typical_holdout
+
+    tables = load_tables(real, real.sample(frac=1.0, random_state=2), adult_test.head(2000))
+    copied = closer_than_typical_holdout(tables, Encoding.fit(tables), np.random.default_rng(0))
+    assert copied["closer_than_typical_holdout_share"] > 0.95 > measured["closer_than_typical_holdout_share"]
 
 
 def test_unknown_options_are_a_clear_error() -> None:

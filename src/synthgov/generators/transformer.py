@@ -8,6 +8,7 @@ transformer turns them into a DataFrame with the original column order and dtype
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,8 @@ from synthgov.table.plain import PANDAS_MAJOR
 from synthgov.table.schema import ColumnSchema, Schema
 
 Marginal = NumericMarginal | CategoricalMarginal
+
+logger = logging.getLogger(__name__)
 
 
 class TableTransformer:
@@ -244,7 +247,8 @@ def _astype_or_keep(series: pd.Series, dtype: str | None) -> pd.Series:
         return series
     try:
         return series.astype(dtype)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
+        logger.info("kept Python objects: cannot restore dtype %s (%s)", dtype, exc)
         return series
 
 
@@ -252,7 +256,8 @@ def _restore_like(condition: pd.Series, generated: pd.Series) -> pd.Series:
     """Conditioned columns return exactly the requested values, in the generated column's dtype."""
     try:
         return condition.astype(generated.dtype).set_axis(generated.index)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
+        logger.info("condition values kept as given: not castable to %s (%s)", generated.dtype, exc)
         return condition.set_axis(generated.index)
 
 

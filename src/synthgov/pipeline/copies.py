@@ -42,7 +42,29 @@ def measure_copies(
     }
     if tables.holdout is not None:
         rng = np.random.default_rng(0 if seed is None else seed)
-        distances = privacy.distance_metrics(tables, Encoding.fit(tables), rng)
+        encoding = Encoding.fit(tables)
+        distances = privacy.distance_metrics(tables, encoding, rng)
         out.update(dcr_share=round(float(distances["dcr_share"]), 6), dcr_method=DCR_METHOD)
+        out.update(closer_than_typical_holdout(tables, encoding, rng))
         out["holdout_copy_share"] = round(copies["holdout_copy_rate"], 6)
     return out
+
+
+def closer_than_typical_holdout(tables: Any, encoding: Any, rng: np.random.Generator) -> dict[str, Any]:
+    """Share of released rows closer to their nearest training row than the real holdout rows typically are
+    (the median of the holdout rows' distances to their nearest training row): about 0.5 when the released rows
+    sit no closer to the training rows than unseen real rows do, towards 1 when they copy or hug them."""
+    from synthgov.evaluation.distances import MixedNeighbors
+    from synthgov.evaluation.prepare import sample_rows
+
+    size = min(len(tables.real), len(tables.holdout), 10_000)
+    neighbours = MixedNeighbors(encoding, sample_rows(tables.real, size, rng))
+    typical = float(np.median(neighbours.kneighbors(sample_rows(tables.holdout, size, rng), k=1)[0][:, 0]))
+    released = neighbours.kneighbors(sample_rows(tables.synthetic, 20_000, rng), k=1)[0][:, 0]
+    return {
+        "closer_than_typical_holdout_share": round(float((released < typical).mean()), 6),
+        "typical_holdout_distance": round(typical, 6),
+        "closer_method": "share of released rows (up to 20,000) whose nearest training row (up to 10,000, "
+        "Gower-style distance) is closer than the median distance of real holdout rows to their nearest training "
+        "row; about 0.5 means no closer than unseen real rows",
+    }

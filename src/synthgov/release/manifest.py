@@ -206,8 +206,9 @@ def copies_sentence(copies: dict[str, Any] | None) -> str:
     if "dcr_share" in copies:
         text += (
             f" Against the holdout, {copies['dcr_share']:.1%} of rows sit closer to a training row than to a holdout "
-            f"row (0.5 is no closer); {copies['holdout_copy_share']:.2%} of real holdout rows also equal a "
-            "training row."
+            f"row (0.5 is no closer), {copies['closer_than_typical_holdout_share']:.1%} are closer to a training row "
+            "than real holdout rows typically are (about 50% is no closer), and "
+            f"{copies['holdout_copy_share']:.2%} of real holdout rows also equal a training row."
         )
     return text
 
