@@ -155,3 +155,12 @@ def test_generate_and_every_stage_are_short() -> None:
         assert len(inspect.getsource(function).splitlines()) < 40, function.__name__
     assert set(inspect.signature(ReleaseOptions).parameters) >= {"evaluate", "holdout", "target", "sensitive"}
     assert all(inspect.getmodule(f) is stages for f in functions[2:])
+
+
+def test_a_rules_spec_mapping_runs_through_the_stages(tmp_path: Path) -> None:
+    spec = {"columns": {"a": {"type": "uniform", "low": 0, "high": 1}}}
+    release = pipeline.generate(spec, generator="rules", rows=50, seed=1, out=tmp_path / "r")
+    assert release.generator == "rules" and len(release.data) == 50 and release.data["a"].between(0, 1).all()
+    predicate = release.manifest["statement"]["predicate"]
+    assert predicate["copies"] is None and "no real rows" in (tmp_path / "r" / "datasheet.md").read_text()
+    assert "guard" in predicate["compute"]["stages"] and "measure" in predicate["compute"]["stages"]
