@@ -115,7 +115,10 @@ def json_schemas() -> dict[str, dict[str, Any]]:
 
 
 def write_json_schemas(folder: Path) -> list[Path]:
+    import pydantic
+
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / "GENERATED_BY").write_text(f"pydantic {pydantic.VERSION}\n", encoding="utf-8")
     paths = []
     for name, schema in json_schemas().items():
         path = folder / f"{name}.schema.json"

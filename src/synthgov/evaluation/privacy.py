@@ -25,6 +25,11 @@ def _row_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
 
 def exact_copies(tables: Tables) -> dict[str, Any]:
     cols = tables.columns
+    if not cols:  # every column is generated fresh (ids, personal data, text): no row content to compare
+        out: dict[str, Any] = {"exact_copies": 0, "exact_copy_rate": 0.0}
+        if tables.holdout is not None:
+            out["holdout_copy_rate"] = 0.0
+        return out
     real_keys = set(_row_keys(tables.real, cols))
     copies = int(_row_keys(tables.synthetic, cols).isin(real_keys).sum())
     out: dict[str, Any] = {"exact_copies": copies, "exact_copy_rate": copies / len(tables.synthetic)}

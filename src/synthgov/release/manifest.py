@@ -193,6 +193,8 @@ def copies_sentence(copies: dict[str, Any] | None) -> str:
     """What the datasheet says about copies: the measured figures, or that nothing was measured."""
     if copies is None:
         return "Copies of source rows: not measured (no source table: a rules release has no real rows)."
+    if not copies["compared_columns"]:
+        return "Copies of source rows: none possible, every column is generated fresh (ids, personal data, text)."
     share, n = copies["exact_copy_share"], copies["exact_copies"]
     text = (
         f"Measured before signing: {n:,} of {copies['released_rows']:,} rows ({share:.2%}) equal a training row "
