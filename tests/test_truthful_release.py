@@ -55,7 +55,7 @@ def test_the_datasheet_states_the_measured_copy_share(small_release) -> None:
     assert copies["training_distinct_rows"] == len(keys) and copies["small_support"] is True
     sheet = (folder / "datasheet.md").read_text()
     assert f"{expected:,} of {len(released):,} rows" in sheet and "by construction" not in sheet
-    assert "rows repeat by necessity" in sheet
+    assert "an exact-copy count cannot tell such a value combination from memorisation" in sheet
 
 
 def test_the_evaluation_is_signed_and_an_edited_report_fails_verify(small_release, tmp_path: Path) -> None:
@@ -164,3 +164,36 @@ def test_a_rules_spec_mapping_runs_through_the_stages(tmp_path: Path) -> None:
     predicate = release.manifest["statement"]["predicate"]
     assert predicate["copies"] is None and "no real rows" in (tmp_path / "r" / "datasheet.md").read_text()
     assert "guard" in predicate["compute"]["stages"] and "measure" in predicate["compute"]["stages"]
+
+
+def test_an_edited_datasheet_or_schema_fails_verify(small_release, tmp_path: Path) -> None:
+    import shutil
+
+    folder, _ = small_release
+    documents = {e["path"] for e in _predicate(folder)["integrity"]["documents"]}
+    assert documents == {"datasheet.md", "schema.yaml"}
+    for name, old, new in [("datasheet.md", "400 of 400 rows", "0 of 400 rows"), ("schema.yaml", "kind:", "kind: ")]:
+        copy = tmp_path / name
+        shutil.copytree(folder, copy)
+        text = (copy / name).read_text()
+        assert old in text
+        (copy / name).write_text(text.replace(old, new, 1))
+        result = runner.invoke(app, ["verify", str(copy)])
+        assert result.exit_code == 1 and f"{name}: sha256 differs" in result.output, result.output
+
+
+def test_fresh_columns_are_measured(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import make_mixed
+
+    real = make_mixed(300, seed=2)
+    release = pipeline.generate(real, generator="copula", seed=1, out=tmp_path / "r")
+    copies = release.manifest["statement"]["predicate"]["copies"]
+    released = release.data["record_id"]
+    expected = int(sum(v in set(real["record_id"]) for v in released))  # counted here, value by value
+    assert copies["fresh_columns"] == {"record_id": expected} and expected == 0  # ids continue after the largest
+    assert (
+        "Column 'record_id': 0 released values equal a training value." in (tmp_path / "r" / "datasheet.md").read_text()
+    )

@@ -11,6 +11,7 @@ import pandas as pd
 from synthgov.errors import InputError
 from synthgov.evaluation.prepare import Tables, as_numbers
 from synthgov.evaluation.utility import Models
+from synthgov.table.plain import as_text
 
 MIN_GROUP_ROWS = 30  # groups smaller than this in the real table do not enter rate gaps
 
@@ -25,7 +26,7 @@ def groups_of(
             edges = np.unique(np.nanquantile(values, [0, 0.25, 0.5, 0.75, 1]))
         labels = pd.cut(values, edges, include_lowest=True).astype(str)
         return labels.where(values.notna(), "(missing)"), edges
-    return series.astype(object).where(series.notna(), "(missing)").astype(str), None
+    return as_text(series, "(missing)"), None
 
 
 def bias(tables: Tables, sensitive: list[str], target: str | None, models: Models | None) -> dict[str, Any]:

@@ -51,17 +51,16 @@ def sign_release(
 ) -> list[Path]:
     """Write the signed manifest.json and the datasheet.md of a release folder (``reports``: evaluation files
     inside the folder, covered by the manifest too)."""
-    from synthgov.release.manifest import DATASHEET, MANIFEST, build_and_sign, datasheet
+    from synthgov.release.manifest import DATASHEET, MANIFEST, build_and_sign
 
     folder = Path(folder)
-    document = build_and_sign(
+    build_and_sign(
         folder,
         data_files=data_files,
         predicate=predicate,
         keystore=keystore,  # type: ignore[arg-type]
         reports=reports or [],
     )
-    (folder / DATASHEET).write_text(datasheet(document), encoding="utf-8")
     from synthgov.release.exports import CROISSANT_FILE, PROV_FILE
 
     return [folder / MANIFEST, folder / DATASHEET, folder / PROV_FILE, folder / CROISSANT_FILE]

@@ -22,10 +22,6 @@ from synthgov.errors import InputError
 MIN_SECRET_BYTES = 16  # the AES-128 subkeys of the watermark are derived from it
 
 
-def _write_secret(path: Path, data: bytes) -> None:
-    write_private(path, data)
-
-
 def _passphrase(prompt: bool) -> bytes:
     """The signing key's passphrase: ``$SYNTHGOV_KEY_PASSPHRASE``, else asked on the terminal."""
     value = os.environ.get(PASSPHRASE_VARIABLE)
@@ -108,18 +104,18 @@ class Keystore:
         wid = watermark_key_id(secret)
         protection = BestAvailableEncryption(_passphrase(prompt=True)) if encrypt else NoEncryption()
         private_folder(self.folder)
-        _write_secret(self.folder / "signing.pem", private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, protection))
+        write_private(self.folder / "signing.pem", private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, protection))
         (self.folder / "signing.pub.pem").write_bytes(
             public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
         )
-        _write_secret(self.folder / "watermark.key", secret.hex().encode())
+        write_private(self.folder / "watermark.key", secret.hex().encode())
         index = {
             "signing_key_id": kid,
             "watermark_key_id": wid,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "signing_key_encrypted": encrypt,
         }
-        _write_secret(self.index_path, json.dumps(index, indent=2).encode())
+        write_private(self.index_path, json.dumps(index, indent=2).encode())
         return index
 
     def ensure(self) -> Keystore:

@@ -77,8 +77,9 @@ def verify_release(folder: str | Path, public_key: Path | None = None) -> Verifi
         return result
     if not files:
         result.problems.append("integrity: the manifest lists no data files")
+    read: dict[str, tuple[Any, bool]] = {}  # path -> (its rows, whether its sha256 matched): each file read once
     for entry in files:
-        _check_file(folder, entry, result)
+        _check_file(folder, entry, result, read)
     for entry in covered:
         path = folder / entry["path"]
         if not path.is_file():
@@ -91,7 +92,7 @@ def verify_release(folder: str | Path, public_key: Path | None = None) -> Verifi
     for entry in files:
         if subjects.get(entry["path"]) != entry["sha256"]:
             result.problems.append(f"{entry['path']}: statement subject digest differs from the integrity record")
-    _check_watermark(folder, statement["predicate"], files, result)
+    _check_watermark(folder, statement["predicate"], files, result, read)
     result.valid = not result.problems
     return result
 
@@ -134,7 +135,7 @@ def _checked_structure(document: dict[str, Any], folder: Path) -> tuple[list[dic
     integrity_section = _field(statement["predicate"], "integrity", dict, "predicate")
     files = _field(integrity_section, "files", list, "predicate.integrity")
     covered = []
-    for section in ("exports", "reports"):  # files covered by their sha256 alone
+    for section in ("exports", "reports", "documents"):  # files covered by their sha256 alone
         entries = _field(integrity_section, section, list, "predicate.integrity", default=[])
         for i, entry in enumerate(entries):
             _covered_file(entry, folder, f"predicate.integrity.{section}[{i}]")
@@ -200,7 +201,13 @@ def _safe_path(name: str, folder: Path, where: str) -> None:
         raise InputError(f"manifest field {where}.path: {name!r} leads outside the release folder")
 
 
-def _check_watermark(folder: Path, predicate: dict[str, Any], files: list[dict[str, Any]], result: Verification):
+def _check_watermark(
+    folder: Path,
+    predicate: dict[str, Any],
+    files: list[dict[str, Any]],
+    result: Verification,
+    read: dict[str, tuple[Any, bool]],
+) -> None:
     """A release that says it is watermarked must carry the mark (checked when this keystore holds its key)."""
     marking = predicate.get("watermark") or {}
     if not marking.get("embedded"):
@@ -219,19 +226,18 @@ def _check_watermark(folder: Path, predicate: dict[str, Any], files: list[dict[s
         result.checks.append(f"watermark: not checked (key {marking.get('key_id')} is not in this keystore)")
         return
     plans = [p for p in registry.plans_for(marking["key_id"]) if p.id == marking.get("plan_id")]
-    data = [e for e in files if (folder / e["path"]).is_file()]
+    data = [read[e["path"]] for e in files if e["path"] in read]
     if not plans or not data:
         result.checks.append("watermark: not checked (the plan of this release is not in this keystore)")
         return
-    try:
-        frame = integrity.read_data(folder / data[0]["path"])
-    except Exception:
+    frame, intact = data[0]
+    if frame is None:
         result.checks.append("watermark: not checked (the data file cannot be read as a table)")
         return
     found = detect(frame, plans, secret, marking["key_id"])
     if found.p_value <= DETECTION_THRESHOLD:
         result.checks.append(f"watermark: present (p = {found.p_value:.1e}, payload {found.payload_hex})")
-    elif integrity.file_sha256(folder / data[0]["path"]) == data[0]["sha256"]:
+    elif intact:
         # the rows are byte for byte the signed ones: a mark too weak to test is not evidence of alteration
         result.checks.append(
             f"watermark: too few rows to test (p = {found.p_value:.2g}); the rows are intact by their digest"
@@ -242,7 +248,8 @@ def _check_watermark(folder: Path, predicate: dict[str, Any], files: list[dict[s
         )
 
 
-def _check_file(folder: Path, entry: dict[str, Any], result: Verification) -> None:
+def _check_file(folder: Path, entry: dict[str, Any], result: Verification, read: dict[str, tuple[Any, bool]]) -> None:
+    """Digest, Merkle root and row chunks of one data file; its rows (once read) go into ``read``."""
     scheme = entry.get("merkle_scheme", integrity.LEGACY_MERKLE_SCHEME)
     if integrity.merkle_root(entry["chunk_hashes"], scheme) != entry["merkle_root"]:
         result.problems.append(f"{entry['path']}: the Merkle root does not match the row-chunk digests ({scheme})")
@@ -254,7 +261,9 @@ def _check_file(folder: Path, entry: dict[str, Any], result: Verification) -> No
         return
     if integrity.file_sha256(path) == entry["sha256"]:
         result.checks.append(f"{entry['path']}: sha256 matches")
-        leaves = integrity.chunk_hashes(integrity.read_data(path), entry["chunk_rows"])
+        frame = integrity.read_data(path)
+        read[entry["path"]] = (frame, True)
+        leaves = integrity.chunk_hashes(frame, entry["chunk_rows"])
         if leaves != entry["chunk_hashes"]:
             result.problems.append(f"{entry['path']}: the manifest's row-chunk digests are not those of its rows")
         else:
@@ -263,8 +272,10 @@ def _check_file(folder: Path, entry: dict[str, Any], result: Verification) -> No
     try:
         frame = integrity.read_data(path)
     except Exception:  # unreadable after tampering
+        read[entry["path"]] = (None, False)
         result.problems.append(f"{entry['path']}: sha256 differs and the file cannot be read as a table")
         return
+    read[entry["path"]] = (frame, False)
     leaves = integrity.chunk_hashes(frame, entry["chunk_rows"])
     size = entry["chunk_rows"]
     changed = [i for i, (a, b) in enumerate(zip(leaves, entry["chunk_hashes"], strict=False)) if a != b]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from synthgov.table.plain import as_text
 from synthgov.watermark import prf
 from synthgov.watermark.bounds import chernoff_minimum
 
@@ -37,7 +38,7 @@ NA = "<NA>"
 
 def labels(series: pd.Series) -> pd.Series:
     """The string label of each cell (missing: ``<NA>``), as the plan records categories."""
-    return series.astype("object").where(series.notna(), NA).astype(str)
+    return as_text(series, NA)
 
 
 def reference_counts(frame: pd.DataFrame, categorical: list[str]) -> dict[str, dict[str, int]]:
