@@ -124,6 +124,9 @@ def test_a_holdout_adds_the_dcr_share(tmp_path: Path, adult: pd.DataFrame, adult
     )
     copies = release.manifest["statement"]["predicate"]["copies"]
     assert 0.3 < copies["dcr_share"] < 0.7 and "DCR share" in copies["dcr_method"]
+    from synthgov.evaluation.privacy import DCR_SYNTHETIC_ROWS
+
+    assert f"up to {DCR_SYNTHETIC_ROWS:,})" in copies["dcr_method"]  # the method names the sample really drawn
     assert 0.3 < copies["closer_than_typical_holdout_share"] < 0.7 and copies["typical_holdout_distance"] > 0
     assert "closer to a training row than to a holdout row" in (tmp_path / "r" / "datasheet.md").read_text()
     # rows copied from the training table sit closer than unseen real rows do: the measure says so

@@ -9,15 +9,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthgov.evaluation.privacy import DCR_REFERENCE_ROWS, DCR_SYNTHETIC_ROWS
+
 COPY_METHOD = (
     "a released row is a copy when it equals a training row in every compared column (ids, personal data and "
     "free text are generated fresh and left out); rows compared by a hash of their values as text"
 )
 DCR_METHOD = (
-    "DCR share: share of released rows (up to 20,000) whose nearest training row (Gower-style distance, up to "
-    "10,000 rows) is closer than their nearest holdout row, ties half; 0.5 means no closer to training than to "
-    "unseen rows"
+    f"DCR share: share of released rows (a sample of up to {DCR_SYNTHETIC_ROWS:,}) whose nearest training row "
+    f"(Gower-style distance, up to {DCR_REFERENCE_ROWS:,} rows) is closer than their nearest holdout row (as many "
+    "rows), ties half; 0.5 means no closer to training than to unseen rows"
 )
+CLOSER_ROWS = 20_000  # released rows sampled for the closer-than-typical-holdout share
 FRESH_METHOD = (
     "per id, personal-data and free-text column: released values (missing ones left out) equal to a value of the "
     "same training column, counted exactly"
@@ -78,14 +81,14 @@ def closer_than_typical_holdout(tables: Any, encoding: Any, rng: np.random.Gener
     from synthgov.evaluation.distances import MixedNeighbors
     from synthgov.evaluation.prepare import sample_rows
 
-    size = min(len(tables.real), len(tables.holdout), 10_000)
+    size = min(len(tables.real), len(tables.holdout), DCR_REFERENCE_ROWS)
     neighbours = MixedNeighbors(encoding, sample_rows(tables.real, size, rng))
     typical = float(np.median(neighbours.kneighbors(sample_rows(tables.holdout, size, rng), k=1)[0][:, 0]))
-    released = neighbours.kneighbors(sample_rows(tables.synthetic, 20_000, rng), k=1)[0][:, 0]
+    released = neighbours.kneighbors(sample_rows(tables.synthetic, CLOSER_ROWS, rng), k=1)[0][:, 0]
     return {
         "closer_than_typical_holdout_share": round(float((released < typical).mean()), 6),
         "typical_holdout_distance": round(typical, 6),
-        "closer_method": "share of released rows (up to 20,000) whose nearest training row (up to 10,000, "
-        "Gower-style distance) is closer than the median distance of real holdout rows to their nearest training "
-        "row; about 0.5 means no closer than unseen real rows",
+        "closer_method": f"share of released rows (up to {CLOSER_ROWS:,}) whose nearest training row (up to "
+        f"{DCR_REFERENCE_ROWS:,}, Gower-style distance) is closer than the median distance of real holdout rows "
+        "to their nearest training row; about 0.5 means no closer than unseen real rows",
     }
