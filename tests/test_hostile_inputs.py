@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import time
 import zipfile
 from pathlib import Path
 
@@ -31,7 +30,9 @@ EXIT_CODES = {  # as documented in each command's help and the README
     "sample": {0, 2},
     "verify": {0, 1, 2},
 }
-LIMIT_SECONDS = 30
+# A watchdog against hangs, not a speed test (speed is measured in benchmarks/): a 3,000-column table takes
+# ~30 s on 2 quiet cores, so a tighter limit fails on a busy machine while nothing hangs.
+LIMIT_SECONDS = 120
 
 
 class Hang(BaseException):
@@ -100,20 +101,17 @@ def test_hostile_input(name: str, release: Path, tmp_path: Path, monkeypatch, ca
         documented, argv = _argv(command, path, out, good)
         previous = signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(LIMIT_SECONDS)
-        started = time.monotonic()
         try:
             code = run(argv)
         finally:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, previous)
-        seconds = time.monotonic() - started
         captured = capsys.readouterr()
         text = captured.out + captured.err
         assert "Traceback" not in text and "internal error" not in text, f"{command}: {text[-2000:]}"
         assert code in EXIT_CODES[documented], f"{command} exited {code}: {text[-1000:]}"
         if code == 2:
             assert "error:" in captured.err, f"{command}: exit 2 without an error line: {text[-500:]}"
-        assert seconds < LIMIT_SECONDS
         written = {p for p in _files(tmp_path) - watched if not p.is_relative_to(out)}
         assert written == set(), f"{command} wrote outside its output folder: {sorted(map(str, written))[:5]}"
         assert not list(tmp_path.rglob("PWNED")) and not Path("PWNED").exists()
