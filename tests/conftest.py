@@ -32,12 +32,12 @@ def adult_test() -> pd.DataFrame:
     return _adult("test")
 
 
+GERMAN = Path(__file__).resolve().parent / "data" / "german_credit.csv"  # CC BY 4.0, see tests/data/ATTRIBUTION.md
+
+
 @pytest.fixture(scope="session")
 def german() -> pd.DataFrame:
-    path = SHARED / "german" / "german_credit.csv"
-    if not path.exists():
-        pytest.skip("German credit data not available")
-    return pd.read_csv(path)
+    return pd.read_csv(GERMAN)
 
 
 def make_mixed(n: int = 600, seed: int = 0) -> pd.DataFrame:

@@ -43,9 +43,12 @@ def private_folder(path: Path) -> Path:
 def write_private(path: Path, data: bytes, *, append: bool = False) -> Path:
     """Write (or append) ``data`` to a file readable by its owner only (0600), in a private folder."""
     private_folder(path.parent)
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
-    descriptor = os.open(path, flags, PRIVATE_FILE)
-    with os.fdopen(descriptor, "ab" if append else "wb") as handle:
+    if not append:  # replaced whole: a crash leaves the old content or the new, never half of it
+        from synthgov.atomic import write_bytes
+
+        return write_bytes(path, data, PRIVATE_FILE)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    with os.fdopen(descriptor, "ab") as handle:
         handle.write(data)
     os.chmod(path, PRIVATE_FILE)
     return path

@@ -41,12 +41,13 @@ def detect_command(
     if as_json:
         typer.echo(json.dumps({**result.to_dict(), "found": found, "threshold": threshold}))
     elif found:
-        who = f", recipient {result.recipient}" if result.recipient else ""
+        who = f"recipient {result.recipient}" if result.recipient else "no recipient named"
         out.print(
             f"[bold green]WATERMARK FOUND[/]: p = {result.p_value:.2e} from {result.rows:,} rows; key {result.key_id}, "
-            f"release {result.release_id}, payload {result.payload_hex}{who}",
+            f"release {result.release_id}, {who}",
             highlight=False,
         )
+        out.print(result.payload_line(), highlight=False)
     else:
         out.print(
             f"[bold]no watermark of key {key_id}[/]: p = {result.p_value:.2g} from {result.rows:,} rows "

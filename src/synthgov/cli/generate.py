@@ -41,7 +41,12 @@ def generate_command(
     condition: list[str] = typer.Option(
         None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable)."
     ),
-    save_model: bool = typer.Option(False, "--save-model", help="Also save the fitted model as model.synthgov."),
+    save_model: bool = typer.Option(
+        False, "--save-model", help="Also save the fitted model in the release (model.synthgov, signed with it)."
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a non-empty --out folder that is not a release (its files are lost)."
+    ),
     party: str = typer.Option(None, "--party", help="Accountable party recorded in the signed manifest."),
     source_licence: str = typer.Option(None, "--source-licence", help="Licence of the source data, for the manifest."),
     no_watermark: bool = typer.Option(
@@ -89,9 +94,9 @@ def generate_command(
             holdout=holdout,
             target=target,
             sensitive=tuple(sensitive or ()),
+            overwrite=overwrite,
+            save_model=save_model,
         )
-        if save_model:
-            release.files.append(release.model.save(out_dir / "model.synthgov"))
     _report(release)
 
 

@@ -59,7 +59,10 @@ def verify_command(
     public_key: Path = typer.Option(None, "--public-key", "-k", help="PEM public key to trust (default: yours)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Check a release's signature, file digests and row chunks. Exit 0 valid, 1 tampered or forged, 2 bad input."""
+    """Check a release: its signature, every signed file's sha256, the rows of each data file chunk by chunk, the
+    embedded public key, and the watermark (when this keystore holds the release's key; a release too small to
+    test is told apart from an altered one). Files the signature does not cover are listed. Exit 0 valid, 1
+    tampered or forged, 2 bad input."""
     from synthgov.release.verify import verify_release
 
     with user_errors():
@@ -69,8 +72,13 @@ def verify_command(
     else:
         for check in result.checks:
             out.print(f"[green]ok[/] {check}", highlight=False)
+        for name in result.unsigned:
+            out.print(
+                f"[yellow]unsigned[/] {name}: not covered by the signature (added after signing?)", highlight=False
+            )
         for problem in result.problems:
             err.print(f"[bold red]FAIL[/] {problem}", highlight=False, soft_wrap=True)
         verdict = "[bold green]VALID[/]" if result.valid else "[bold red]TAMPERED OR FORGED[/]"
-        out.print(f"{verdict}: {release}")
+        extra = f" ({len(result.unsigned)} file(s) beside it are not signed)" if result.unsigned else ""
+        out.print(f"{verdict}: {release}{extra}", highlight=False)
     raise typer.Exit(code=0 if result.valid else 1)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from synthgov.atomic import replacing
 from synthgov.errors import ModelFileError
 
 FORMAT = "synthgov-model"
@@ -70,7 +71,7 @@ def write_model(path: str | Path, document: dict[str, Any], extra_files: dict[st
     body = {"format": FORMAT, "format_version": FORMAT_VERSION, **_pack(document, arrays, "")}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with replacing(path) as temporary, zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("model.json", json.dumps(body, indent=1, allow_nan=False))
         archive.writestr("arrays.npz", buffer.getvalue())
         for name, data in (extra_files or {}).items():

@@ -15,7 +15,15 @@ __all__ = ["ReleaseOptions", "ReleaseRun", "generate", "is_rules_spec", "run_sta
 
 MODEL_STAGES = (stages.guard, stages.fit)
 SAMPLE_STAGES = (stages.sample,)
-RELEASE_STAGES = (stages.watermark, stages.measure, stages.write, stages.evaluate, stages.sign, stages.record)
+RELEASE_STAGES = (
+    stages.watermark,
+    stages.measure,
+    stages.write,
+    stages.evaluate,
+    stages.sign,
+    stages.record,
+    stages.publish,
+)
 
 
 def generate(source: TableLike, **options: Any) -> Release:
@@ -28,10 +36,13 @@ def generate(source: TableLike, **options: Any) -> Release:
     of this issuer's releases is refused unless ``allow_synthetic``, within ``policy``. The options are the
     fields of :class:`ReleaseOptions`."""
     run = ReleaseRun(source, ReleaseOptions.of(options), release_id=str(uuid.uuid4()))
-    chosen = [*((stages.keys,) if run.options.out is not None else ()), *MODEL_STAGES, *SAMPLE_STAGES]
+    chosen = [*((stages.claim, stages.keys) if run.options.out is not None else ()), *MODEL_STAGES, *SAMPLE_STAGES]
     if run.options.out is not None:
         chosen += [s for s in RELEASE_STAGES if s is not stages.evaluate or run.options.evaluate]
-    run_stages(run, chosen)
+    try:
+        run_stages(run, chosen)
+    finally:
+        run.close()
     return run.release()
 
 

@@ -3,6 +3,9 @@ each stage made (:class:`ReleaseRun`)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import shutil
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,8 @@ import pandas as pd
 from synthgov.errors import InputError
 from synthgov.pipeline.cost import Meter
 from synthgov.release.folder import Release
+
+logger = logging.getLogger(__name__)
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -42,6 +47,8 @@ class ReleaseOptions:
     holdout: Any = None
     target: str | None = None
     sensitive: tuple[str, ...] | list[str] = ()
+    overwrite: bool = False  # replace a non-empty folder at ``out`` that is not a synthgov release
+    save_model: bool = False  # also save the fitted model (model.synthgov) in the release, covered by the signature
 
     @classmethod
     def of(cls, options: dict[str, Any]) -> ReleaseOptions:
@@ -72,10 +79,26 @@ class ReleaseRun:
     report_files: list[Path] = field(default_factory=list)
     signed_files: list[Path] = field(default_factory=list)  # manifest, datasheet, exports
     manifest: dict[str, Any] | None = None
+    workdir: Path | None = None  # the staging folder the release is built in, until it is swapped into place
+    held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # the lock on the target folder
+
+    @property
+    def target(self) -> Path | None:
+        """Where the release ends up (``out``, with ``~`` expanded)."""
+        return Path(self.options.out).expanduser() if self.options.out is not None else None
 
     @property
     def folder(self) -> Path | None:
-        return Path(self.options.out) if self.options.out is not None else None
+        """Where the stages write now: the staging folder until the release is published, then the target."""
+        return self.workdir or self.target
+
+    def close(self) -> None:
+        """Remove an unpublished staging folder and release the lock (after success or failure alike)."""
+        if self.workdir is not None and self.workdir.exists():
+            logger.info("removing the unfinished release in %s", self.workdir)
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir = None
+        self.held.close()
 
     def release(self) -> Release:
         """The result handed to callers (the CLI prints it)."""

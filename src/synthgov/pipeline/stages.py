@@ -1,10 +1,13 @@
-"""The named stages of a release, in order: keys -> guard -> fit -> sample -> watermark -> measure -> write ->
-evaluate -> sign -> record. Each takes the :class:`~synthgov.pipeline.run.ReleaseRun` and fills its part; ``generate``
+"""The named stages of a release, in order: claim -> keys -> guard -> fit -> sample -> watermark -> measure ->
+write -> evaluate -> sign -> record -> publish.
+
+Each takes the :class:`~synthgov.pipeline.run.ReleaseRun` and fills its part; ``generate``
 runs them all, ``synthgov fit`` the first two, and the service and Dask work reuse them one by one.
 
 The watermark comes before measuring and evaluating, so that what is measured and signed is the rows as
 released; the evaluation's report files are written into the release before signing, so the manifest covers
-them.
+them. Everything is written into a staging folder beside the target (claimed and locked first); ``publish`` swaps
+it into place in one step, so a crash or a second run never leaves a half-written release or a stale file.
 """
 
 from __future__ import annotations
@@ -18,6 +21,47 @@ from synthgov.pipeline.run import ReleaseRun, is_rules_spec
 from synthgov.table.io import read_table
 
 logger = logging.getLogger(__name__)
+
+
+def claim(run: ReleaseRun) -> None:
+    """Lock the target folder, refuse a target that would destroy an input or a folder that is not a release
+    (unless ``overwrite``), and open a staging folder beside it: all before any work."""
+    from synthgov.atomic import clean_leftovers, staging_folder
+    from synthgov.locks import exclusive
+
+    target = run.target
+    assert target is not None
+    if target.exists() and not target.is_dir():
+        raise InputError(f"output {target} exists and is not a folder")
+    for name, value in _input_paths(run):
+        if Path(value).expanduser().resolve().is_relative_to(target.resolve()):
+            raise InputError(
+                f"--out {target} holds the {name} {value}: the new release would replace it; choose another folder"
+            )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder {target.parent}: {exc.strerror or exc}") from None
+    run.held.enter_context(exclusive(target.parent / f".{target.name}.synthgov-lock", f"the release folder {target}"))
+    clean_leftovers(target)
+    if target.is_dir() and any(target.iterdir()) and not (target / "manifest.json").is_file():
+        if not run.options.overwrite:
+            raise InputError(
+                f"{target} is a non-empty folder that is not a synthgov release; write to a new or empty folder, "
+                "or pass --overwrite to replace its content"
+            )
+        logger.warning("replacing the content of %s (--overwrite)", target)
+    try:
+        run.workdir = staging_folder(target)
+    except OSError as exc:
+        raise InputError(f"cannot write in {target.parent}: {exc.strerror or exc}") from None
+
+
+def _input_paths(run: ReleaseRun) -> list[tuple[str, str | Path]]:
+    options = run.options
+    named = [("input", run.source), ("schema", options.schema), ("holdout", options.holdout)]
+    named.append(("policy", options.policy))
+    return [(name, value) for name, value in named if isinstance(value, (str, Path))]
 
 
 def keys(run: ReleaseRun) -> None:
@@ -81,6 +125,8 @@ def write(run: ReleaseRun) -> None:
     from synthgov.release.folder import write_release
 
     run.files = write_release(run.data, run.folder, schema=getattr(run.model, "schema_", None), csv=run.options.csv)
+    if run.options.save_model:
+        run.files.append(run.model.save(run.folder / "model.synthgov"))
 
 
 def evaluate(run: ReleaseRun) -> None:
@@ -116,3 +162,15 @@ def record(run: ReleaseRun) -> None:
     depth = run.verdict.generation_depth if run.verdict is not None else 0
     data_files = [p for p in run.files if p.name.startswith("synthetic.")]
     ledger.record(run.release_id, run.folder / "manifest.json", run.data, data_files, depth, run.table)
+
+
+def publish(run: ReleaseRun) -> None:
+    """Swap the finished release into place (one atomic step on Linux) and point the run's files at it."""
+    from synthgov.atomic import swap_in
+
+    staging, target = run.workdir, run.target
+    assert staging is not None and target is not None
+    swap_in(staging, target)
+    run.workdir = None
+    for files in (run.files, run.report_files, run.signed_files):
+        files[:] = [target / path.relative_to(staging) for path in files]

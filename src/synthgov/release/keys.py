@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import sys
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +85,10 @@ class Keystore:
         ``watermark_secret`` restores a known secret (a backup, or a fixed key for reproducible tests) instead of
         drawing a new one; it must hold at least 16 bytes. ``encrypt`` stores the signing key encrypted under a
         passphrase (``$SYNTHGOV_KEY_PASSPHRASE``, or asked on the terminal), needed again at every signing."""
+        with self._lock():
+            return self._init(force=force, watermark_secret=watermark_secret, encrypt=encrypt)
+
+    def _init(self, *, force: bool, watermark_secret: bytes | None, encrypt: bool) -> dict[str, str]:
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from cryptography.hazmat.primitives.serialization import (
             BestAvailableEncryption,
@@ -119,9 +124,21 @@ class Keystore:
         return index
 
     def ensure(self) -> Keystore:
+        """The keystore, made first if there is none (runs starting together make it once: the others wait)."""
         if not self.exists():
-            self.init()
+            with self._lock():
+                if not self.exists():
+                    self._init(force=False, watermark_secret=None, encrypt=False)
         return self
+
+    def _lock(self) -> AbstractContextManager[None]:
+        from synthgov.locks import exclusive
+
+        try:
+            private_folder(self.folder.parent)
+        except OSError as exc:
+            raise InputError(f"cannot create the synthgov home {self.folder.parent}: {exc.strerror or exc}") from None
+        return exclusive(self.folder.parent / ".keys.lock", f"the keystore {self.folder}", wait_seconds=30.0)
 
     def index(self) -> dict[str, str]:
         if not self.exists():

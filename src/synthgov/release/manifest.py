@@ -24,6 +24,7 @@ from synthgov.release.keys import Keystore, raw_public, signing_key_id
 
 MANIFEST = "manifest.json"
 DATASHEET = "datasheet.md"
+COVERED_DOCUMENTS = (DATASHEET, "schema.yaml", "model.synthgov")  # covered by their sha256 when the release has them
 
 
 def seed_commitment(seed: int, keystore: Keystore, release_id: str) -> str:
@@ -59,7 +60,7 @@ def build_and_sign(
     # the datasheet (rendered from the predicate as it stands, so it cannot hold its own digest) and the schema
     # file are covered too: an edited datasheet or schema fails verify like an edited export
     (folder / DATASHEET).write_text(datasheet({"statement": {"predicate": predicate}}), encoding="utf-8")
-    documents = [folder / name for name in (DATASHEET, "schema.yaml") if (folder / name).is_file()]
+    documents = [folder / name for name in COVERED_DOCUMENTS if (folder / name).is_file()]
     predicate["integrity"]["documents"] = [{"path": p.name, "sha256": integrity.file_sha256(p)} for p in documents]
     statement = {
         "_type": signing.STATEMENT_TYPE,

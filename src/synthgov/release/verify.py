@@ -20,9 +20,16 @@ class Verification:
     checks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     key_id: str | None = None
+    unsigned: list[str] = field(default_factory=list)  # files in the folder that the signature does not cover
 
     def to_dict(self) -> dict[str, Any]:
-        return {"valid": self.valid, "key_id": self.key_id, "checks": self.checks, "problems": self.problems}
+        return {
+            "valid": self.valid,
+            "key_id": self.key_id,
+            "checks": self.checks,
+            "problems": self.problems,
+            "unsigned_files": self.unsigned,
+        }
 
 
 def load_manifest(folder: Path) -> dict[str, Any]:
@@ -70,7 +77,9 @@ def verify_release(folder: str | Path, public_key: Path | None = None) -> Verifi
     result = Verification(valid=True)
     keys = trusted_keys(public_key)
     if not keys:
-        raise InputError("no public key to verify with: give --public-key or run `synthgov keys init`")
+        raise InputError(
+            "no public key to verify with: pass --public-key with the issuer's public key (their signing.pub.pem)"
+        )
     if not _check_signature(document, keys, result):
         result.problems.append("not checked: the data files (a statement without a valid signature commits to nothing)")
         result.valid = False
@@ -92,9 +101,36 @@ def verify_release(folder: str | Path, public_key: Path | None = None) -> Verifi
     for entry in files:
         if subjects.get(entry["path"]) != entry["sha256"]:
             result.problems.append(f"{entry['path']}: statement subject digest differs from the integrity record")
+    _check_embedded_key(document, result)
     _check_watermark(folder, statement["predicate"], files, result, read)
+    result.unsigned = _unsigned_files(folder, [e["path"] for e in [*files, *covered]])
     result.valid = not result.problems
     return result
+
+
+def _check_embedded_key(document: dict[str, Any], result: Verification) -> None:
+    """The manifest's ``public_key`` is a copy for convenience, never trusted: it must be the key that signed."""
+    embedded = document.get("public_key")
+    if embedded is None:
+        return
+    try:
+        key_id = signing_key_id(raw_public(public_key_from_pem(str(embedded).encode("ascii", "replace"))))
+    except InputError:
+        result.problems.append("public_key: the manifest's embedded public key is not a PEM Ed25519 key (edited)")
+        return
+    if key_id != result.key_id:
+        result.problems.append(f"public_key: the manifest embeds key {key_id}, not the key that signed it (edited)")
+    else:
+        result.checks.append("public_key: the embedded copy is the signing key")
+
+
+def _unsigned_files(folder: Path, covered: list[str]) -> list[str]:
+    known = {*covered, MANIFEST}
+    return sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if (p.is_file() or p.is_symlink()) and p.relative_to(folder).as_posix() not in known
+    )
 
 
 def _check_signature(document: dict[str, Any], keys: dict[str, Any], result: Verification) -> bool:
@@ -236,7 +272,7 @@ def _check_watermark(
         return
     found = detect(frame, plans, secret, marking["key_id"])
     if found.p_value <= DETECTION_THRESHOLD:
-        result.checks.append(f"watermark: present (p = {found.p_value:.1e}, payload {found.payload_hex})")
+        result.checks.append(f"watermark: present (p = {found.p_value:.1e}); {found.payload_line()}")
     elif intact:
         # the rows are byte for byte the signed ones: a mark too weak to test is not evidence of alteration
         result.checks.append(

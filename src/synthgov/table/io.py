@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthgov.atomic import replacing
 from synthgov.errors import InputError
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv", ".txt")
@@ -111,10 +112,11 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = _suffix(path)
-    if suffix in PARQUET_SUFFIXES:
-        frame.to_parquet(path, index=False)
-    elif suffix in CSV_SUFFIXES:
-        frame.to_csv(path, index=False, sep="\t" if suffix == ".tsv" else ",")
-    else:
+    if suffix not in PARQUET_SUFFIXES and suffix not in CSV_SUFFIXES:
         raise InputError(f"unsupported output type '{path.suffix}' for {path}; use .csv or .parquet")
+    with replacing(path) as temporary:  # written beside and renamed over: never a half-written table
+        if suffix in PARQUET_SUFFIXES:
+            frame.to_parquet(temporary, index=False)
+        else:
+            frame.to_csv(temporary, index=False, sep="\t" if suffix == ".tsv" else ",")
     return path

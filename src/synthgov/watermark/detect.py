@@ -44,10 +44,24 @@ class Detection:
     recipient: str | None = None
     plans_tested: int = 0
     bit_margins: list[float] = field(default_factory=list)
+    bits_agreeing: int | None = None  # payload bits read from the rows that equal the matched plan's payload
+    payload_bits: int = 0
 
     @property
     def payload_hex(self) -> str | None:
         return None if self.payload is None else f"0x{self.payload:08x}"
+
+    def payload_line(self) -> str:
+        """What the rows say about the payload, with its confidence (for people)."""
+        if self.bits_agreeing is None:
+            return "payload: not read (no mark found)"
+        margin = f"weakest bit margin {min(self.bit_margins):.1f} sd" if self.bit_margins else "no carrier cells"
+        if self.payload is not None:
+            return f"payload {self.payload_hex}: all {self.payload_bits} bits read from the rows agree ({margin})"
+        return (
+            f"payload: not readable from these rows ({self.bits_agreeing} of {self.payload_bits} bits agree with the "
+            f"matched plan's; {margin}); a misread payload is never reported"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +75,8 @@ class Detection:
             "contexts": self.contexts,
             "plans_tested": self.plans_tested,
             "min_bit_margin": min(self.bit_margins) if self.bit_margins else None,
+            "payload_bits_agreeing": self.bits_agreeing,
+            "payload_bits": self.payload_bits,
         }
 
 
@@ -204,17 +220,26 @@ def detect(frame: pd.DataFrame, plans: list[WatermarkPlan], secret: bytes, key_i
     log_p, plan, result = best
     p = float(min(1.0, np.exp(log_p) * max(1, len(plans))))
     found = plan is not None and p <= 1e-3
+    decoded = result.get("payload") if found else None
+    agreeing = None
+    if found and decoded is not None:
+        agreeing = plan.payload_bits - int(bin((decoded ^ plan.payload) & ((1 << plan.payload_bits) - 1)).count("1"))
     return Detection(
         p_value=p,
         z=float(result.get("z", 0.0)),
         key_id=key_id if found else None,
-        payload=result.get("payload") if found else None,
+        # the registry's payload is the error-detecting reference: a read with any bit wrong is not reported
+        payload=decoded if found and decoded == plan.payload else None,
         rows=len(frame),
         contexts=int(result.get("contexts", 0)),
         release_id=plan.release_id if found and plan else None,
-        recipient=plan.recipient if found and plan and result.get("payload") == plan.payload else None,
+        # each copy (recipient) has a plan of its own, with its own keyed residues: the plan that the rows match
+        # at the detection threshold names the copy, whether or not the 32 payload bits can be read back
+        recipient=plan.recipient if plan is not None and p <= DETECTION_THRESHOLD else None,
         plans_tested=len(plans),
         bit_margins=result.get("margins", []) if found else [],
+        bits_agreeing=agreeing,
+        payload_bits=plan.payload_bits if plan is not None else 0,
     )
 
 
