@@ -7,6 +7,24 @@ import typer
 from synthgov import __version__
 from synthgov.cli import collapse, detect, evaluate, generate, release, schema
 
+
+def _flags_without_a_value_type() -> None:
+    """typer 0.29 shows ``<bool>`` beside every flag, its own ``--help`` included, which reads as if ``--csv
+    true`` worked (it is a usage error): show no value type for a flag. Older typer (click's help) shows none."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    shown = getattr(option, "display_type_rich", None)
+    if shown is None or getattr(shown, "_synthgov", False):
+        return
+
+    def display_type_rich(self: object, ctx: object) -> str | None:
+        return "" if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    display_type_rich._synthgov = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+_flags_without_a_value_type()
+
 app = typer.Typer(
     name="synthgov",
     help="Accountable synthetic tabular data: generate, assess, watermark and sign releases.",
@@ -24,7 +42,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version.", metavar=""
+    ),
 ) -> None:
     """Accountable synthetic tabular data."""
 

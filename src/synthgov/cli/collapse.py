@@ -17,11 +17,15 @@ def register(app: typer.Typer) -> None:
 
 
 def collapse_command(
-    source: Path = typer.Argument(..., help="The real table (CSV or Parquet) generation 1 learns from."),
-    generator: list[str] = typer.Option(["copula"], "--generator", "-g", help="Generator (repeatable)."),
+    source: Path = typer.Argument(
+        ..., help="The real table (CSV or Parquet) generation 1 learns from.", metavar="SOURCE"
+    ),
+    generator: list[str] = typer.Option(
+        ["copula"], "--generator", "-g", help="Generator (repeatable).", metavar="NAME"
+    ),
     generations: int = typer.Option(10, "--generations", "-k", help="Generations per regime."),
     regime: list[str] = typer.Option(
-        ["replace", "accumulate"], "--regime", "-r", help="replace | accumulate | fresh (repeatable)."
+        ["replace", "accumulate"], "--regime", "-r", help="replace | accumulate | fresh (repeatable).", metavar="REGIME"
     ),
     rows: int = typer.Option(None, "--rows", "-n", help="Rows per generation (a seeded sample of the input)."),
     test: Path = typer.Option(None, "--test", help="Real rows never trained on, for train-on-synthetic AUC."),
@@ -30,7 +34,9 @@ def collapse_command(
     epochs: int = typer.Option(None, "--epochs", help="Epochs of neural generators (default: theirs)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random step."),
     out_dir: Path = typer.Option(Path("synthgov-collapse"), "--out", "-o", help="Folder for JSON, CSV and HTML."),
-    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help="Study a table that is itself synthetic."),
+    allow_synthetic: bool = typer.Option(
+        False, "--allow-synthetic", help="Study a table that is itself synthetic.", metavar=""
+    ),
 ) -> None:
     """Run GENERATIONS generations of each generator on its own output under each regime and report, against
     the real table, fidelity, tails, variance, dead and rare categories, detectability and utility."""
@@ -76,8 +82,10 @@ def collapse_command(
 
 
 def guard_command(
-    table: Path = typer.Argument(..., help="A table (CSV or Parquet) you intend to train on, or a release folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    table: Path = typer.Argument(
+        ..., help="A table (CSV or Parquet) you intend to train on, or a release folder.", metavar="TABLE"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object.", metavar=""),
 ) -> None:
     """Is TABLE synthetic (one of this issuer's releases, by manifest, ledger or watermark)? Exit 0 no, 1 yes."""
     from synthgov.governance.guard import inspect_table

@@ -16,14 +16,16 @@ def register(app: typer.Typer) -> None:
 
 
 def evaluate_command(
-    real: Path = typer.Argument(..., help="The real table the synthetic data was learned from (CSV or Parquet)."),
-    synthetic: Path = typer.Argument(..., help="The synthetic table (CSV or Parquet)."),
+    real: Path = typer.Argument(
+        ..., help="The real table the synthetic data was learned from (CSV or Parquet).", metavar="REAL"
+    ),
+    synthetic: Path = typer.Argument(..., help="The synthetic table (CSV or Parquet).", metavar="SYNTHETIC"),
     holdout: Path = typer.Option(None, "--holdout", "-H", help="Real rows NOT used for training (privacy, utility)."),
     target: str = typer.Option(None, "--target", "-t", help="Column to predict for utility and bias metrics."),
     sensitive: list[str] = typer.Option(
-        None, "--sensitive", "-s", help="Sensitive column for bias metrics (repeatable)."
+        None, "--sensitive", "-s", help="Sensitive column for bias metrics (repeatable).", metavar="COLUMN"
     ),
-    quick: bool = typer.Option(False, "--quick", help="Fidelity and utility only (seconds)."),
+    quick: bool = typer.Option(False, "--quick", help="Fidelity and utility only (seconds).", metavar=""),
     out_dir: Path = typer.Option(
         Path("synthgov-report"), "--out", "-o", help="Folder for report.json and report.html."
     ),

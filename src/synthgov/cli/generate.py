@@ -31,34 +31,48 @@ def _check_rows(rows: int | None) -> None:
 
 
 def generate_command(
-    source: Path = typer.Argument(..., help="CSV or Parquet table to learn from, or a rules spec (.yaml)."),
+    source: Path = typer.Argument(
+        ..., help="CSV or Parquet table to learn from, or a rules spec (.yaml).", metavar="SOURCE"
+    ),
     generator: str = typer.Option(None, "--generator", "-g", help=GENERATOR_HELP),
     rows: int = typer.Option(None, "--rows", "-n", help="Rows to generate (default: as many as the input)."),
     seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
     out_dir: Path = typer.Option(Path("synthgov-release"), "--out", "-o", help="Release folder to write."),
-    csv: bool = typer.Option(False, "--csv", help="Also write synthetic.csv."),
+    csv: bool = typer.Option(False, "--csv", help="Also write synthetic.csv.", metavar=""),
     schema: Path = typer.Option(None, "--schema", help="Schema file (from `synthgov schema`) overriding inference."),
     condition: list[str] = typer.Option(
-        None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable)."
+        None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable).", metavar="COLUMN=VALUE"
     ),
     save_model: bool = typer.Option(
-        False, "--save-model", help="Also save the fitted model in the release (model.synthgov, signed with it)."
+        False,
+        "--save-model",
+        help="Also save the fitted model in the release (model.synthgov, signed with it).",
+        metavar="",
     ),
     overwrite: bool = typer.Option(
-        False, "--overwrite", help="Replace a non-empty --out folder that is not a release (its files are lost)."
+        False,
+        "--overwrite",
+        help="Replace a non-empty --out folder that is not a release (its files are lost).",
+        metavar="",
     ),
     party: str = typer.Option(None, "--party", help="Accountable party recorded in the signed manifest."),
     source_licence: str = typer.Option(None, "--source-licence", help="Licence of the source data, for the manifest."),
     no_watermark: bool = typer.Option(
-        False, "--no-watermark", help="Release unmarked (to measure the watermark's cost); the manifest says so."
+        False,
+        "--no-watermark",
+        help="Release unmarked (to measure the watermark's cost); the manifest says so.",
+        metavar="",
     ),
     recipient: str = typer.Option(
         None, "--recipient", help="Who receives this copy: its 32-bit id is embedded and decoded from a leak."
     ),
-    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP),
+    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP, metavar=""),
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP),
     evaluate: bool = typer.Option(
-        False, "--evaluate", help="Evaluate before signing: report/ in the release, its figures in the manifest."
+        False,
+        "--evaluate",
+        help="Evaluate before signing: report/ in the release, its figures in the manifest.",
+        metavar="",
     ),
     holdout: Path = typer.Option(
         None,
@@ -66,7 +80,9 @@ def generate_command(
         help="Real rows never trained on: DCR share in the manifest, privacy attacks with --evaluate.",
     ),
     target: str = typer.Option(None, "--target", help="With --evaluate: the column utility is measured on."),
-    sensitive: list[str] = typer.Option(None, "--sensitive", help="With --evaluate: a column for the bias metrics."),
+    sensitive: list[str] = typer.Option(
+        None, "--sensitive", help="With --evaluate: a column for the bias metrics.", metavar="COLUMN"
+    ),
 ) -> None:
     """Fit a generator on SOURCE and write a signed, watermarked release folder (synthetic.parquet, manifest)."""
     from synthgov.pipeline import generate
@@ -124,12 +140,12 @@ def _report(release: Release) -> None:
 
 
 def fit_command(
-    source: Path = typer.Argument(..., help="CSV or Parquet table, or a rules spec (.yaml)."),
+    source: Path = typer.Argument(..., help="CSV or Parquet table, or a rules spec (.yaml).", metavar="SOURCE"),
     generator: str = typer.Option(None, "--generator", "-g", help=GENERATOR_HELP),
     seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
     model_path: Path = typer.Option(Path("model.synthgov"), "--model", "-m", help="Where to save the fitted model."),
     schema: Path = typer.Option(None, "--schema", help="Schema file overriding inference."),
-    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP),
+    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP, metavar=""),
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP),
 ) -> None:
     """Fit a generator on SOURCE and save the model (JSON + npz, no pickle)."""
@@ -146,21 +162,24 @@ def fit_command(
 
 
 def sample_command(
-    model_path: Path = typer.Argument(..., help="A model saved by `synthgov fit`."),
+    model_path: Path = typer.Argument(..., help="A model saved by `synthgov fit`.", metavar="MODEL_PATH"),
     rows: int = typer.Option(..., "--rows", "-n", help="Rows to generate."),
     seed: int = typer.Option(None, "--seed", help="Seed of this draw (default: from the model's seed)."),
     out_path: Path = typer.Option(Path("synthetic.parquet"), "--out", "-o", help="Output table (.parquet or .csv)."),
     condition: list[str] = typer.Option(
-        None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable)."
+        None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable).", metavar="COLUMN=VALUE"
     ),
 ) -> None:
     """Sample ROWS rows from a saved model into a Parquet or CSV file."""
+    from synthgov.capacity import check_rows_fit
     from synthgov.generators.base import Synthesizer
     from synthgov.table.io import write_table
 
     _check_rows(rows)
     with user_errors(), progress_bars():
         model = Synthesizer.load(model_path)
+        schema = getattr(model, "schema_", None)
+        check_rows_fit(rows, len(schema.names) if schema is not None else 1)
         data = model.sample(rows, seed=seed, conditions=parse_conditions(condition))
         write_table(data, out_path)
     out.print(f"[bold green]wrote[/] {len(data):,} rows x {data.shape[1]} columns to [bold]{out_path}[/]")

@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 
 def schema_command(
-    table: Path = typer.Argument(..., help="CSV or Parquet file."),
+    table: Path = typer.Argument(..., help="CSV or Parquet file.", metavar="TABLE"),
     out_path: Path = typer.Option(
         None, "--out", "-o", help="Where to write the schema (.yaml or .json); default: <table>.schema.yaml."
     ),

@@ -131,6 +131,9 @@ class TableTransformer:
         if np.isnan(numbers).any() and values.notna().any() and not np.isnan(numbers[values.notna().to_numpy()]).all():
             raise InputError(f"condition on '{col.name}' has a value that is not a {col.kind}")
         present = numbers[np.isfinite(numbers)]
+        if col.kind == "numeric" and col.integer and present.size and (present != np.round(present)).any():
+            bad = present[present != np.round(present)][0]
+            raise InputError(f"condition on '{col.name}': {bad:g} is not a whole number, and the column holds integers")
         if np.isnan(numbers).any() and marginal.p_missing == 0:
             raise InputError(f"column '{col.name}' has no missing values to condition on")
         if present.size and (present.min() < marginal.support_min or present.max() > marginal.support_max):

@@ -86,6 +86,10 @@ def guard(run: ReleaseRun) -> None:
     from synthgov.governance.guard import enforce
 
     run.table = read_table(source)
+    if options.rows is not None:
+        from synthgov.capacity import check_rows_fit
+
+        check_rows_fit(options.rows, run.table.shape[1])  # before any fitting
     path = source if isinstance(source, (str, Path)) else None
     run.verdict = enforce(run.table, path, allow_synthetic=options.allow_synthetic, policy=options.policy)
     logger.info("guard: %s", run.verdict.describe())
@@ -103,6 +107,10 @@ def sample(run: ReleaseRun) -> None:
     options = run.options
     default = len(run.table) if run.table is not None else (run.model.spec_.rows or 1000)
     rows = options.rows or default
+    from synthgov.capacity import check_rows_fit
+
+    schema = getattr(run.model, "schema_", None)
+    check_rows_fit(rows, len(schema.names) if schema is not None else 1)
     run.data = run.model.sample(rows, conditions=options.conditions)
 
 

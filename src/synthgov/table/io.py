@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ import pandas as pd
 
 from synthgov.atomic import replacing
 from synthgov.errors import InputError
+
+logger = logging.getLogger(__name__)
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -98,8 +101,24 @@ def _read_path(path: Path) -> pd.DataFrame:
             raise InputError(f"cannot read CSV file {path}: it is not UTF-8 text") from None
         except (pd.errors.ParserError, ValueError, OSError) as exc:
             raise InputError(f"cannot read CSV file {path}: {_first_line(exc)}") from None
+        _check_header(path, sep, frame)
         return frame
     raise InputError(f"unsupported file type '{path.suffix}' for {path}; use .csv or .parquet")
+
+
+def _check_header(path: Path, sep: str, frame: pd.DataFrame) -> None:
+    """pandas renames a repeated name (``a``, ``a.1``) and strips the spaces before a name: refuse the first (two
+    columns cannot share a name in a release), warn of the second (the names in the release differ)."""
+    raw = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+    if len(raw) != frame.shape[1]:
+        return  # an index column or a ragged header: pandas' own reading stands
+    read_as = [name.lstrip(" ") for name in raw]  # what skipinitialspace makes of each name
+    repeated = sorted({name for name in read_as if read_as.count(name) > 1})
+    if repeated:
+        raise InputError(f"the CSV header of {path} repeats column name(s): {', '.join(map(repr, repeated))}")
+    changed = [(old, new) for old, new in zip(raw, frame.columns, strict=True) if old != str(new)]
+    for old, new in changed[:5]:
+        logger.warning("column %r of %s is read as %r (spaces before the name are dropped)", old, path, new)
 
 
 def _first_line(exc: BaseException) -> str:

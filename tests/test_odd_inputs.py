@@ -1,0 +1,56 @@
+"""Odd inputs get a clear line, not a silent change or a late crash (issue 26, case 10): repeated and
+space-led CSV names, a fractional condition on an integer column, a row count no machine can hold (refused
+before fitting), and a quoted `~` in --out (tests/test_release_writes.py)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from synthgov.cli import run
+from synthgov.errors import InputError
+from synthgov.table.io import read_table
+
+
+def test_a_repeated_csv_name_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,a,b\n1,2,x\n3,4,y\n")
+    with pytest.raises(InputError, match="repeats column name"):
+        read_table(path)
+    path.write_text(" a,a,b\n1,2,x\n3,4,y\n")  # the same once the space is dropped
+    with pytest.raises(InputError, match="repeats column name"):
+        read_table(path)
+
+
+def test_a_space_before_a_name_is_reported(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(" a,b\n1,x\n3,y\n")
+    with caplog.at_level(logging.WARNING, logger="synthgov.table.io"):
+        frame = read_table(path)
+    assert list(frame.columns) == ["a", "b"]
+    assert "' a'" in caplog.text and "spaces before the name are dropped" in caplog.text
+
+
+def test_a_fractional_condition_on_an_integer_column_is_refused(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("age,g\n" + "".join(f"{20 + i % 40},{'xy'[i % 2]}\n" for i in range(200)))
+    code = run(["generate", str(path), "-g", "copula", "-c", "age=30.5", "--out", str(tmp_path / "r")])
+    assert code == 2 and "30.5 is not a whole number" in capsys.readouterr().err
+    assert run(["generate", str(path), "-g", "copula", "-c", "age=30", "--out", str(tmp_path / "r")]) == 0
+
+
+def test_impossible_rows_are_refused_before_fitting(tmp_path: Path, capsys, monkeypatch) -> None:
+    from synthgov.generators.base import Synthesizer
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("fitted before the row count was checked")
+
+    monkeypatch.setattr(Synthesizer, "fit", never)
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,x\n3,y\n")
+    code = run(["generate", str(path), "-g", "copula", "--rows", "1000000000000", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "GiB of memory" in err and "ask for at most" in err
+    assert not (tmp_path / "r").exists()
