@@ -54,6 +54,11 @@ def test_report_opens_without_errors_and_shows_every_plot(
             "img.plot", "els => els.map(e => ({id: e.parentElement.id, ok: e.complete && e.naturalWidth > 100}))"
         )
         rows = page.eval_on_selector_all("tbody tr", "els => els.length")
+        # what a reader sees: the distributions figure as rendered, kept beside the report for a person to look at
+        figure = page.locator("#fig-distributions img")
+        figure.scroll_into_view_if_needed()
+        shot = figure.screenshot(path=str(tmp_path / "distributions.png"))
+        shown = figure.evaluate("e => ({w: e.getBoundingClientRect().width, natural: e.naturalWidth})")
         title = page.title()
         browser.close()
     assert errors == []
@@ -69,3 +74,4 @@ def test_report_opens_without_errors_and_shows_every_plot(
     } <= ids
     assert all(img["ok"] for img in images), images
     assert rows >= 20 and "evaluation" in title
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and shown["w"] > 600  # drawn at a readable width, not a thumbnail

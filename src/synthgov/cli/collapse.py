@@ -29,7 +29,10 @@ def collapse_command(
     ),
     rows: int = typer.Option(None, "--rows", "-n", help="Rows per generation (a seeded sample of the input)."),
     test: Path = typer.Option(None, "--test", help="Real rows never trained on, for train-on-synthetic AUC."),
-    target: str = typer.Option(None, "--target", help="Categorical column to predict (default: the last column)."),
+    target: str = typer.Option(
+        None, "--target", help="Column to predict: categorical, or numbers with two values (default: the last column)."
+    ),
+    schema: Path = typer.Option(None, "--schema", help="Schema file (from `synthgov schema`) overriding inference."),
     fresh_share: float = typer.Option(0.1, "--fresh-share", help="Share of real rows per generation (fresh)."),
     epochs: int = typer.Option(None, "--epochs", help="Epochs of neural generators (default: theirs)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random step."),
@@ -55,6 +58,7 @@ def collapse_command(
             rows=rows,
             test=test,
             target=target,
+            schema=schema,
             fresh_share=fresh_share,
             seed=seed,
             params={"epochs": epochs} if epochs is not None else None,

@@ -22,6 +22,7 @@ from synthgov.collapse.metrics import HEADLINE, Reference, generation_metrics
 from synthgov.collapse.regimes import check_regime, training_table
 from synthgov.errors import InputError
 from synthgov.table.io import TableLike, read_table
+from synthgov.table.schema import Schema
 
 DRIFT_POINTS = 0.02  # "within 2 points of generation 1", for the metrics on a 0-1 scale
 # ratio metrics (tail mass, variance) move by more from sampling alone: a faithful sampler (bootstrap of Adult,
@@ -82,6 +83,7 @@ def run_collapse(
     params: dict[str, Any] | None = None,
     out: str | Path | None = None,
     allow_synthetic: bool = False,
+    schema: Any = None,
 ) -> CollapseResult:
     """Run ``generations`` generations of each generator under each regime on ``source`` (the real table).
 
@@ -89,6 +91,8 @@ def run_collapse(
     never trained on, for train-on-synthetic AUC of ``target`` (default: the last column); without it, 20% of
     the real rows are held out. ``params`` go to every generator (for example ``{"epochs": 50}``). The input is
     checked by the synthetic-data guard first (``allow_synthetic`` to study a table that is itself synthetic).
+    ``schema`` (a schema file or :class:`~synthgov.table.schema.Schema`) overrides inference, for the real table,
+    the test rows and every generation's fit.
     """
     from synthgov.generators import registry
     from synthgov.governance.guard import enforce
@@ -120,8 +124,10 @@ def run_collapse(
     if rows is not None and rows < len(real):
         real = real.iloc[np.sort(rng.choice(len(real), size=rows, replace=False))].reset_index(drop=True)
     n_rows = len(real)
+    if schema is not None and not isinstance(schema, Schema):
+        schema = Schema.load(schema)
     with progress.step("collapse: reference metrics of the real table"):
-        ref = Reference.build(real, test_df, target, seed)
+        ref = Reference.build(real, test_df, target, seed, schema=schema)
     records: list[dict[str, Any]] = []
     verdicts = []
     for name in names:
@@ -130,7 +136,7 @@ def run_collapse(
 
             def fit_sample(train: pd.DataFrame, generation: int, name: str = name) -> pd.DataFrame:
                 model = registry.synthesizer(name, seed=seed + 1000 * generation, **(params or {}))
-                return model.fit(train).sample(n_rows, seed=seed + 1000 * generation + 1)
+                return model.fit(train, schema).sample(n_rows, seed=seed + 1000 * generation + 1)
 
             with progress.step(f"collapse: {name}, {regime}", total=generations) as advance:
                 loop = generations_of(regime, real, fit_sample, generations, seed=seed, fresh_share=fresh_share)
@@ -156,6 +162,7 @@ def run_collapse(
         "rows": n_rows,
         "test_rows": len(test_df),
         "target": target,
+        "schema": "given" if schema is not None else "inferred",
         "fresh_share": fresh_share,
         "seed": seed,
         "params": params or {},

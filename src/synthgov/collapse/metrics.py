@@ -46,19 +46,32 @@ class Reference:
     trtr_auc: float | None = None
 
     @classmethod
-    def build(cls, real: pd.DataFrame, test: pd.DataFrame | None, target: str | None, seed: int) -> Reference:
-        tables = load_tables(real, real)
+    def build(
+        cls, real: pd.DataFrame, test: pd.DataFrame | None, target: str | None, seed: int, schema: Any = None
+    ) -> Reference:
+        from synthgov.evaluation.utility import task_of
+
+        tables = load_tables(real, real, schema=schema)
         if target is not None and target not in tables.columns:
             raise InputError(f"target '{target}' is not a categorical or numeric column of the table")
-        if target is not None and tables.is_continuous(target):
-            raise InputError(f"target '{target}' must be categorical (train-on-synthetic AUC is a classification)")
+        if target is not None and task_of(tables, target)[0] != "classification":
+            raise InputError(
+                f"target '{target}' has {tables.real[target].nunique()} distinct numbers: train-on-synthetic AUC "
+                "needs a categorical target (or a numeric one with two values, such as 1/2)"
+            )
+        if test is not None:  # read with the real table's schema, so that its values compare with the real ones
+            test = load_tables(tables.real, test, schema=tables.schema).synthetic
         ref = cls(tables.real, test, target, tables, Encoding.fit(tables))
         if target is not None and test is not None:
             counts = ref.real[target].value_counts()
-            ref.positive = counts.index[-1]  # the minority class
+            # a binary target's minority class; one class against the rest (the most common) for more classes
+            ref.positive = counts.index[-1] if len(counts) == 2 else counts.index[0]
             y_test = (test[target] == ref.positive).to_numpy()
             if y_test.all() or not y_test.any():
-                raise InputError(f"the test rows have a single value of '{target}'; an AUC needs both classes")
+                raise InputError(
+                    f"the {len(y_test):,} test rows hold {'only' if y_test.all() else 'no'} rows with {target} = "
+                    f"{ref.positive!r}; an AUC of that class needs test rows with and without it"
+                )
             ref.trtr_auc = ref.tstr(ref.real, seed)
         return ref
 

@@ -87,8 +87,9 @@ def alpha_precision_beta_recall(
     distances); beta-recall: the share of real rows whose nearest synthetic row is closer than their nearest real
     neighbour and lies inside the synthetic beta-ball. Each curve is summarised as 1 - 2 x its mean absolute
     deviation from the diagonal (1: ideal)."""
-    real = sample_rows(tables.real, ALPHA_BETA_ROWS, rng)
-    synthetic = sample_rows(tables.synthetic, ALPHA_BETA_ROWS, rng)
+    size = min(len(tables.real), len(tables.synthetic), ALPHA_BETA_ROWS)  # equal sizes: nearest-neighbour
+    real = sample_rows(tables.real, size, rng)  # distances shrink with the sample, and recall compares the two
+    synthetic = sample_rows(tables.synthetic, size, rng)
     xr = np.hstack([encoding.numbers(real), encoding.one_hot(real)]).astype(np.float64)
     xs = np.hstack([encoding.numbers(synthetic), encoding.one_hot(synthetic)]).astype(np.float64)
     alphas = np.linspace(0, 1, steps)

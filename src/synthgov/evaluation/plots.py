@@ -37,42 +37,84 @@ def _plt() -> Any:
     return plt
 
 
+LABEL_CHARACTERS = 28  # category labels longer than this are shortened in the middle, never cut at the end
+TOP_CATEGORIES = 8
+SPIKE_SHARE = 0.5  # a histogram bin holding more than half the mass (capital gain's zeros) -> log density axis
+
+
 def distributions(tables: Tables) -> str:
+    return _png(distribution_figure(tables))
+
+
+def distribution_figure(tables: Tables) -> Any:
+    """One panel per column: real as a filled histogram or bars, synthetic as an outline or hatched bars (they
+    never blend into one colour), full category labels on a horizontal bar chart, a log axis for spiky columns,
+    and a legend on every panel."""
     plt = _plt()
     names = tables.columns[:MAX_COLUMNS]
     cols = 4
     rows = max(1, -(-len(names) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
     for ax, name in zip(axes.ravel(), names, strict=False):
         if tables.is_continuous(name):
-            r, s = (as_numbers(t[name]).to_numpy() for t in (tables.real, tables.synthetic))
-            r, s = r[np.isfinite(r)], s[np.isfinite(s)]  # gaps and infinities have no place on a histogram
-            lo, hi = np.quantile(r, [0.005, 0.995]) if r.size else (0, 1)
-            with np.errstate(over="ignore", invalid="ignore"):
-                bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
-            if not np.isfinite(np.diff(bins)).all():  # a range wider than a float holds (1e308 and -1e308)
-                ax.text(0.5, 0.5, "range too wide to draw", ha="center", va="center", transform=ax.transAxes)
-                ax.set_title(name, fontsize=9)
-                continue
-            for values, color, label in ((r, REAL, "real"), (s, SYNTH, "synthetic")):
-                # one filled outline per histogram (ax.hist draws a patch per bar: 12 histograms 0.4 s -> 0.03 s)
-                density, _ = np.histogram(np.clip(values, lo, hi), bins=bins, density=True)
-                ax.stairs(density, bins, fill=True, alpha=0.55, color=color, label=label)
+            _numeric_panel(ax, tables, name)
         else:
-            r = as_text(tables.real[name], MISSING_LABEL).value_counts(normalize=True)
-            s = as_text(tables.synthetic[name], MISSING_LABEL).value_counts(normalize=True)
-            top = r.index[:8]
-            x = np.arange(len(top))
-            ax.bar(x - 0.2, r.reindex(top).to_numpy(), 0.4, color=REAL, label="real")
-            ax.bar(x + 0.2, s.reindex(top, fill_value=0).to_numpy(), 0.4, color=SYNTH, label="synthetic")
-            ax.set_xticks(x, [t[:10] for t in top], rotation=45, ha="right", fontsize=7)
-        ax.set_title(name, fontsize=9)
+            _category_panel(ax, tables, name)
+        if not ax.get_title():
+            ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6, loc="best", framealpha=0.7)
     for ax in axes.ravel()[len(names) :]:
         ax.axis("off")
-    axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return fig
+
+
+def _numeric_panel(ax: Any, tables: Tables, name: str) -> None:
+    r, s = (as_numbers(t[name]).to_numpy() for t in (tables.real, tables.synthetic))
+    r, s = r[np.isfinite(r)], s[np.isfinite(s)]  # gaps and infinities have no place on a histogram
+    lo, hi = np.quantile(r, [0.005, 0.995]) if r.size else (0, 1)
+    if r.size and np.mean(r == np.median(r)) > SPIKE_SHARE:  # a spike (zeros): keep the tail in view
+        lo, hi = float(r.min()), float(np.quantile(r, 0.999))
+    with np.errstate(over="ignore", invalid="ignore"):
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
+    if not np.isfinite(np.diff(bins)).all():  # a range wider than a float holds (1e308 and -1e308)
+        ax.text(0.5, 0.5, "range too wide to draw", ha="center", va="center", transform=ax.transAxes)
+        return
+    real_density, _ = np.histogram(np.clip(r, lo, hi), bins=bins, density=True)
+    synthetic_density, _ = np.histogram(np.clip(s, lo, hi), bins=bins, density=True)
+    # one artist per histogram (ax.hist draws a patch per bar: 12 histograms 0.4 s -> 0.03 s)
+    ax.stairs(real_density, bins, fill=True, alpha=0.45, color=REAL, label="real")
+    ax.stairs(synthetic_density, bins, fill=False, linewidth=1.6, color=SYNTH, label="synthetic")
+    total = real_density.sum()
+    if total > 0 and real_density.max() / total > SPIKE_SHARE:
+        ax.set_yscale("log")
+        ax.set_ylabel("density (log)", fontsize=7)
+
+
+def _category_panel(ax: Any, tables: Tables, name: str) -> None:
+    r = as_text(tables.real[name], MISSING_LABEL).value_counts(normalize=True)
+    s = as_text(tables.synthetic[name], MISSING_LABEL).value_counts(normalize=True)
+    top = r.index[:TOP_CATEGORIES]
+    y = np.arange(len(top))[::-1]  # the most common category on top
+    ax.barh(y + 0.2, r.reindex(top).to_numpy(), 0.4, color=REAL, label="real")
+    ax.barh(
+        y - 0.2, s.reindex(top, fill_value=0).to_numpy(), 0.4, color="white", edgecolor=SYNTH, hatch="///",
+        label="synthetic",
+    )  # fmt: skip
+    ax.set_yticks(y, [short_label(str(t)) for t in top], fontsize=7)
+    ax.set_xlabel("share of rows", fontsize=7)
+    if len(r) > TOP_CATEGORIES:
+        ax.set_title(f"{name} (top {TOP_CATEGORIES} of {len(r)})", fontsize=9)
+
+
+def short_label(text: str, limit: int = LABEL_CHARACTERS) -> str:
+    """``text`` whole when it fits, else its start and end around an ellipsis (the ends tell labels apart)."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[-(limit - 1 - head) :]
 
 
 def _codes(series: pd.Series, continuous: bool, edges: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -28,14 +28,40 @@ class Models:
     trtr: Any
 
 
-def utility(tables: Tables, target: str, test: pd.DataFrame, rng: np.random.Generator) -> tuple[dict[str, Any], Models]:
+CLASSIFY_AT_MOST = 2  # a numeric target with this many distinct values (1/2, 0/1) is a class label
+
+
+def task_of(tables: Tables, target: str) -> tuple[str, str | None]:
+    """Classification or regression, and why when a numeric target is taken as classes."""
+    kind = tables.kind(target)
+    if kind == "datetime":
+        return "regression", None
+    if kind != "numeric":
+        return "classification", None
+    distinct = int(tables.real[target].nunique(dropna=True))
+    if distinct <= CLASSIFY_AT_MOST:
+        return "classification", (
+            f"target '{target}' is numeric with {distinct} distinct values: evaluated as classification (ROC AUC)"
+        )
+    return "regression", None
+
+
+def utility(
+    tables: Tables,
+    target: str,
+    test: pd.DataFrame,
+    rng: np.random.Generator,
+    real_train: pd.DataFrame | None = None,
+) -> tuple[dict[str, Any], Models]:
+    """Train on synthetic, test on real (TSTR) against train on real, test on real (TRTR). ``real_train``: the
+    real rows the baseline trains on (default: all of the training table; the caller passes the rows that
+    ``test`` was not drawn from when it has no holdout)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.metrics import r2_score, roc_auc_score
 
     if target not in tables.real.columns:
         raise InputError(f"target column '{target}' is not in the table")
-    kind = tables.kind(target)
-    task = "regression" if kind in ("numeric", "datetime") else "classification"
+    task, basis = task_of(tables, target)
     features = [c for c in tables.columns if c != target]
     encoding = Encoding(
         numeric=[c for c in features if tables.is_continuous(c)],
@@ -43,7 +69,8 @@ def utility(tables: Tables, target: str, test: pd.DataFrame, rng: np.random.Gene
         **_fit_scalers(tables, features),
     )
     seed = int(rng.integers(2**31))
-    real = tables.real[tables.real[target].notna()]
+    real = tables.real if real_train is None else real_train
+    real = real[real[target].notna()]
     synthetic = tables.synthetic[tables.synthetic[target].notna()]
     test = test[test[target].notna()]
     x_test = encoding.model_frame(test)
@@ -54,7 +81,10 @@ def utility(tables: Tables, target: str, test: pd.DataFrame, rng: np.random.Gene
         y_real, y_syn = (real[target] == positive).to_numpy(), (synthetic[target] == positive).to_numpy()
         y_test = (test[target] == positive).to_numpy()
         if y_test.all() or not y_test.any():
-            raise InputError(f"the test rows have a single value of '{target}'; a ROC AUC needs both classes")
+            raise InputError(
+                f"the {len(y_test):,} test rows hold {'only' if y_test.all() else 'no'} rows with {target} = "
+                f"{positive!r}; a ROC AUC of that class needs test rows with and without it"
+            )
 
         def fit(x: pd.DataFrame, y: np.ndarray) -> Any:
             model = HistGradientBoostingClassifier(random_state=seed, categorical_features="from_dtype")
@@ -85,6 +115,8 @@ def utility(tables: Tables, target: str, test: pd.DataFrame, rng: np.random.Gene
         "feature_importance_agreement": agreement["spearman"],
         "feature_importance": agreement["importance"],
         "test_rows": len(test),
+        "train_rows_real": len(real),
+        "task_basis": basis,
     }
     return result, Models(task, features, test, x_test, y_test, positive, tstr, trtr)
 
