@@ -11,9 +11,17 @@ Heavy modules are imported on first use, so ``import synthgov`` and ``synthgov -
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# OpenMP threads (PyTorch's, scikit-learn's) that wait for work spin by default. On a machine shared with other
+# work a spinning thread holds a core that the thread it waits for needs: 8,000 Adult rows, 3 epochs of the
+# default generator took 67 s instead of 6 s on 2 cores beside 2 busy processes, and 12 s with passive waiting,
+# which costs nothing measurable on a quiet machine (benchmarks/shared_machine.py). Set before torch is first
+# imported (OpenMP reads it once); a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __all__ = [
     "Schema",
