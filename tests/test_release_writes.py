@@ -157,10 +157,19 @@ def test_a_crash_between_two_renames_is_repaired_by_the_next_run(tmp_path: Path)
 
 
 def test_two_runs_into_one_folder_one_waits_none_breaks(source: Path, tmp_path: Path) -> None:
-    """Concurrent runs, each on a fresh home (so the keystore is raced too): every run ends in success or one
+    _concurrent_pairs(source, tmp_path, pairs=3)
+
+
+@pytest.mark.slow
+def test_ten_concurrent_pairs(source: Path, tmp_path: Path) -> None:
+    _concurrent_pairs(source, tmp_path, pairs=10)
+
+
+def _concurrent_pairs(source: Path, tmp_path: Path, pairs: int) -> None:
+    """Concurrent runs, each pair on a fresh home (so the keystore is raced too): every run ends in success or one
     clear line (exit 2), never a traceback, and the folder holds a release that verifies."""
     out = tmp_path / "release"
-    for pair in range(3):
+    for pair in range(pairs):
         home = tmp_path / f"home{pair}"
         runs = [
             _cli("generate", str(source), "-g", "copula", "--seed", str(i), "--out", str(out), home=home)
