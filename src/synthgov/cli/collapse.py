@@ -37,9 +37,7 @@ def collapse_command(
     epochs: int = typer.Option(None, "--epochs", help="Epochs of neural generators (default: theirs)."),
     seed: int = typer.Option(0, "--seed", help="Seed of every random step."),
     out_dir: Path = typer.Option(Path("synthgov-collapse"), "--out", "-o", help="Folder for JSON, CSV and HTML."),
-    allow_synthetic: bool = typer.Option(
-        False, "--allow-synthetic", help="Study a table that is itself synthetic.", metavar=""
-    ),
+    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help="Study a table that is itself synthetic."),
 ) -> None:
     """Run GENERATIONS generations of each generator on its own output under each regime and report, against
     the real table, fidelity, tails, variance, dead and rare categories, detectability and utility."""
@@ -89,7 +87,7 @@ def guard_command(
     table: Path = typer.Argument(
         ..., help="A table (CSV or Parquet) you intend to train on, or a release folder.", metavar="TABLE"
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object.", metavar=""),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Is TABLE synthetic (one of this issuer's releases, by manifest, ledger or watermark)? Exit 0 no, 1 yes."""
     from synthgov.governance.guard import inspect_table

@@ -18,9 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def detect_command(
     table: Path = typer.Argument(..., help="Suspect table (CSV or Parquet), or a release folder.", metavar="TABLE"),
-    as_json: bool = typer.Option(
-        False, "--json", help="Print one JSON object (p_value, key_id, payload, rows, ...).", metavar=""
-    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (p_value, key_id, payload, rows, ...)."),
     threshold: float = typer.Option(THRESHOLD, "--threshold", help="p-value at or below which the mark is found."),
 ) -> None:
     """Test TABLE for the watermark of the keys in $SYNTHGOV_HOME. Exit 0 found, 1 not found, 2 bad input."""

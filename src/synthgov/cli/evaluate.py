@@ -25,7 +25,7 @@ def evaluate_command(
     sensitive: list[str] = typer.Option(
         None, "--sensitive", "-s", help="Sensitive column for bias metrics (repeatable).", metavar="COLUMN"
     ),
-    quick: bool = typer.Option(False, "--quick", help="Fidelity and utility only (seconds).", metavar=""),
+    quick: bool = typer.Option(False, "--quick", help="Fidelity and utility only (seconds)."),
     out_dir: Path = typer.Option(
         Path("synthgov-report"), "--out", "-o", help="Folder for report.json and report.html."
     ),

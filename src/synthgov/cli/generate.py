@@ -38,7 +38,7 @@ def generate_command(
     rows: int = typer.Option(None, "--rows", "-n", help="Rows to generate (default: as many as the input)."),
     seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
     out_dir: Path = typer.Option(Path("synthgov-release"), "--out", "-o", help="Release folder to write."),
-    csv: bool = typer.Option(False, "--csv", help="Also write synthetic.csv.", metavar=""),
+    csv: bool = typer.Option(False, "--csv", help="Also write synthetic.csv."),
     schema: Path = typer.Option(None, "--schema", help="Schema file (from `synthgov schema`) overriding inference."),
     condition: list[str] = typer.Option(
         None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable).", metavar="COLUMN=VALUE"
@@ -47,13 +47,11 @@ def generate_command(
         False,
         "--save-model",
         help="Also save the fitted model in the release (model.synthgov, signed with it).",
-        metavar="",
     ),
     overwrite: bool = typer.Option(
         False,
         "--overwrite",
         help="Replace a non-empty --out folder that is not a release (its files are lost).",
-        metavar="",
     ),
     party: str = typer.Option(None, "--party", help="Accountable party recorded in the signed manifest."),
     source_licence: str = typer.Option(None, "--source-licence", help="Licence of the source data, for the manifest."),
@@ -61,18 +59,16 @@ def generate_command(
         False,
         "--no-watermark",
         help="Release unmarked (to measure the watermark's cost); the manifest says so.",
-        metavar="",
     ),
     recipient: str = typer.Option(
         None, "--recipient", help="Who receives this copy: its 32-bit id is embedded and decoded from a leak."
     ),
-    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP, metavar=""),
+    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP),
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP),
     evaluate: bool = typer.Option(
         False,
         "--evaluate",
         help="Evaluate before signing: report/ in the release, its figures in the manifest.",
-        metavar="",
     ),
     holdout: Path = typer.Option(
         None,
@@ -145,7 +141,7 @@ def fit_command(
     seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
     model_path: Path = typer.Option(Path("model.synthgov"), "--model", "-m", help="Where to save the fitted model."),
     schema: Path = typer.Option(None, "--schema", help="Schema file overriding inference."),
-    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP, metavar=""),
+    allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help=ALLOW_HELP),
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP),
 ) -> None:
     """Fit a generator on SOURCE and save the model (JSON + npz, no pickle)."""

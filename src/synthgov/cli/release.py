@@ -21,12 +21,11 @@ def register(app: typer.Typer) -> None:
 
 @keys_app.command("init")
 def keys_init(
-    force: bool = typer.Option(False, "--force", help="Replace an existing keystore.", metavar=""),
+    force: bool = typer.Option(False, "--force", help="Replace an existing keystore."),
     encrypt: bool = typer.Option(
         False,
         "--encrypt",
         help="Encrypt the signing key under a passphrase ($SYNTHGOV_KEY_PASSPHRASE or asked).",
-        metavar="",
     ),
 ) -> None:
     """Create an Ed25519 signing key and a watermark secret (files readable by you only)."""
@@ -60,7 +59,7 @@ def keys_export_public(
 def verify_command(
     release: Path = typer.Argument(..., help="A release folder (with manifest.json).", metavar="RELEASE"),
     public_key: Path = typer.Option(None, "--public-key", "-k", help="PEM public key to trust (default: yours)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object.", metavar=""),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Check a release: its signature, every signed file's sha256, the rows of each data file chunk by chunk, the
     embedded public key, and the watermark (when this keystore holds the release's key; a release too small to
