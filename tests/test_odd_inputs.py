@@ -54,3 +54,27 @@ def test_impossible_rows_are_refused_before_fitting(tmp_path: Path, capsys, monk
     err = capsys.readouterr().err
     assert code == 2 and "GiB of memory" in err and "ask for at most" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_network_too_large_for_memory_is_one_clear_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A 3,000-column table asked torch for 36.9 GB and ended in "internal error"; an allocation failure of the
+    network is the table's size, said in one line (exit 2). Another RuntimeError stays an internal error."""
+    from synthgov.generators.neural.autoregressive import AutoregressiveSynthesizer
+
+    def too_large(self: object) -> None:
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to "
+            "allocate 36864000000 bytes. Error code 12 (Cannot allocate memory)"
+        )
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n" + "".join(f"{i % 7},{'xy'[i % 2]}\n" for i in range(60)))
+    monkeypatch.setattr(AutoregressiveSynthesizer, "_build_network", too_large)
+    code = run(["generate", str(path), "-g", "autoregressive", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not fit in the memory of cpu" in err and "copula" in err
+    monkeypatch.setattr(
+        AutoregressiveSynthesizer, "_build_network", lambda self: (_ for _ in ()).throw(RuntimeError("bug"))
+    )
+    assert run(["generate", str(path), "-g", "autoregressive", "--out", str(tmp_path / "r")]) == 1
+    assert "internal error" in capsys.readouterr().err

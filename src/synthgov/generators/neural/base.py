@@ -122,8 +122,17 @@ class NeuralSynthesizer(TabularSynthesizer):
             self._learn_statistics(tokens, uniforms)
         with torch.random.fork_rng(devices=[self.device_] if self.device_.type == "cuda" else []):
             torch.manual_seed(torch_seed(rng))
-            self.network_ = self._build_network().to(self.device_)
-            self.training_ = self._train(tokens, uniforms, rng)
+            try:
+                self.network_ = self._build_network().to(self.device_)
+                self.training_ = self._train(tokens, uniforms, rng)
+            except RuntimeError as exc:  # torch's allocators raise RuntimeError (CUDA: OutOfMemoryError, a subclass)
+                if not _out_of_memory(exc):
+                    raise
+                raise InputError(
+                    f"the {self.name} network for this table ({len(self.model_columns_)} modelled columns) does not "
+                    f"fit in the memory of {self.device_} ({str(exc).splitlines()[0][:160]}); use fewer columns or a "
+                    "generator without a network (copula, bayesnet)"
+                ) from None
 
     def split_rows(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Training and validation row indices (no validation rows when ``validation`` is 0 or n is tiny)."""
@@ -341,3 +350,8 @@ class NeuralSynthesizer(TabularSynthesizer):
         network = self._build_network()
         load_weights(network, files[WEIGHTS_FILE])
         self.network_ = network.to(self.device_).eval()
+
+
+def _out_of_memory(exc: RuntimeError) -> bool:
+    text = str(exc).lower()
+    return "can't allocate memory" in text or "out of memory" in text
