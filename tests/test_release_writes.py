@@ -121,10 +121,10 @@ def test_an_edited_embedded_public_key_fails_verify(source: Path, tmp_path: Path
 
 
 def test_write_bytes_keeps_the_old_content_when_the_rename_fails(tmp_path: Path, monkeypatch) -> None:
-    path = write_bytes(tmp_path / "f.json", b"old")
+    path = write_bytes(tmp_path / "f.json", b"old", 0o600)
     monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError(28, "No space left on device")))
     with pytest.raises(OSError):
-        write_bytes(path, b"new")
+        write_bytes(path, b"new", 0o600)
     assert path.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["f.json"]
 
 

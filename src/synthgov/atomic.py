@@ -16,7 +16,6 @@ import errno
 import logging
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -28,28 +27,16 @@ _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
 
-def write_bytes(path: Path, data: bytes, mode: int | None = None) -> Path:
-    """Write ``data`` to ``path`` atomically (``mode``: the file's permission bits, default as umask allows)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
+def write_bytes(path: Path, data: bytes, mode: int) -> Path:
+    """Write ``data`` to ``path`` atomically, with permission bits ``mode``, flushed to disk before the rename."""
+    with replacing(path) as temporary:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    return path
+        os.chmod(temporary, mode)  # whatever the umask
+    return Path(path)
 
 
 @contextlib.contextmanager

@@ -38,9 +38,14 @@ def new_seed() -> int:
     return int(np.random.SeedSequence().entropy % (2**63))
 
 
-def check_rows(n: Any) -> int:
+def check_rows(n: Any, columns: int | None = None) -> int:
+    """``n`` as an int when it is a positive integer (and, given ``columns``, fits this machine's memory)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InputError(f"the number of rows must be a positive integer, got {n!r}")
+    if columns is not None:
+        from synthgov.capacity import check_rows_fit
+
+        check_rows_fit(int(n), columns)
     return int(n)
 
 
@@ -222,7 +227,7 @@ class TabularSynthesizer(Synthesizer):
         a categorical column exactly (the other categories share the rest in their training proportions); the
         other columns follow each row's category as the model learned."""
         self._check_fitted()
-        n = check_rows(n)
+        n = check_rows(n, len(self.schema_.names))
         rng = self._sample_rng(seed)
         if rebalance:
             conditions = self._rebalance_conditions(n, rng, conditions, rebalance)

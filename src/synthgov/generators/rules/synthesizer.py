@@ -70,7 +70,7 @@ class RulesSynthesizer(Synthesizer):
 
     def sample(self, n: int, seed: int | None = None, conditions: Any = None) -> pd.DataFrame:
         self._check_fitted()
-        n = check_rows(n)
+        n = check_rows(n, len(self.schema_.names))
         rng = self._sample_rng(seed)
         fixed = self._fixed(conditions, n)
         spec = self.spec_
