@@ -10,10 +10,12 @@ import typer
 if TYPE_CHECKING:
     from synthgov.release.folder import Release
 
+from synthgov.cli.params import parse_params
 from synthgov.cli.ui import err, fail, out, parse_conditions, progress_bars, user_errors
 
 GENERATOR_HELP = "Generator name (see `synthgov generators`); default: the best quality per second synthgov has."
 ALLOW_HELP = "Train on a table that is synthetic (one of our releases); the manifest records depth and share."
+PARAM_HELP = "A generator parameter, e.g. epochs=50 (repeatable; see the generator's docs for its parameters)."
 POLICY_HELP = "Policy file (YAML: max_generation_depth, max_synthetic_share); default $SYNTHGOV_HOME/policy.yaml."
 
 
@@ -35,6 +37,7 @@ def generate_command(
         ..., help="CSV or Parquet table to learn from, or a rules spec (.yaml).", metavar="SOURCE"
     ),
     generator: str = typer.Option(None, "--generator", "-g", help=GENERATOR_HELP),
+    param: list[str] = typer.Option(None, "--param", "-p", help=PARAM_HELP, metavar="KEY=VALUE"),
     rows: int = typer.Option(None, "--rows", "-n", help="Rows to generate (default: as many as the input)."),
     seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
     out_dir: Path = typer.Option(Path("synthgov-release"), "--out", "-o", help="Release folder to write."),
@@ -81,7 +84,7 @@ def generate_command(
     ),
 ) -> None:
     """Fit a generator on SOURCE and write a signed, watermarked release folder (synthetic.parquet, manifest)."""
-    from synthgov.pipeline import generate
+    from synthgov.pipeline import generate, is_rules_spec
 
     _check_rows(rows)
     if (target or sensitive) and not evaluate:
@@ -90,6 +93,7 @@ def generate_command(
         release = generate(
             source,
             generator=generator,
+            params=parse_params(generator or ("rules" if is_rules_spec(source) else None), param),
             rows=rows,
             seed=seed,
             out=out_dir,
@@ -138,6 +142,7 @@ def _report(release: Release) -> None:
 def fit_command(
     source: Path = typer.Argument(..., help="CSV or Parquet table, or a rules spec (.yaml).", metavar="SOURCE"),
     generator: str = typer.Option(None, "--generator", "-g", help=GENERATOR_HELP),
+    param: list[str] = typer.Option(None, "--param", "-p", help=PARAM_HELP, metavar="KEY=VALUE"),
     seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
     model_path: Path = typer.Option(Path("model.synthgov"), "--model", "-m", help="Where to save the fitted model."),
     schema: Path = typer.Option(None, "--schema", help="Schema file overriding inference."),
@@ -149,7 +154,12 @@ def fit_command(
 
     with user_errors(), progress_bars():
         options = ReleaseOptions(
-            generator=generator, seed=seed, schema=schema, allow_synthetic=allow_synthetic, policy=policy
+            generator=generator,
+            seed=seed,
+            schema=schema,
+            allow_synthetic=allow_synthetic,
+            policy=policy,
+            params=parse_params(generator, param),
         )
         run = run_stages(ReleaseRun(source, options), MODEL_STAGES)  # the guard and the fit of `generate`
         name, model = run.generator, run.model
