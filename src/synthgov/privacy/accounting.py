@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 from synthgov.errors import InputError
 
@@ -60,28 +61,27 @@ def cdp_epsilon(rho: float, delta: float) -> float:
         raise InputError(f"delta must be between 0 and 1 (exclusive), got {delta}")
     if rho == 0:
         return 0.0
-    lo, hi = 0.0, rho + 2 * math.sqrt(rho * math.log(1 / delta))  # the classical bound is always enough
-    for _ in range(_SEARCH_STEPS):
-        mid = (lo + hi) / 2
-        if cdp_delta(rho, mid) <= delta:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    classical = rho + 2 * math.sqrt(rho * math.log(1 / delta))  # always enough
+    return _bisect(0.0, classical, lambda epsilon: cdp_delta(rho, epsilon) <= delta, holds_below=False)
 
 
 def cdp_rho(epsilon: float, delta: float) -> float:
     """The largest rho for which rho-zCDP implies (epsilon, delta)-DP: the budget a release of (epsilon, delta)
     may spend."""
     epsilon, delta = check_epsilon_delta(epsilon, delta)
-    lo, hi = 0.0, epsilon + 1
+    return _bisect(0.0, epsilon + 1, lambda rho: cdp_delta(rho, epsilon) <= delta, holds_below=True)
+
+
+def _bisect(lo: float, hi: float, holds: Callable[[float], bool], *, holds_below: bool) -> float:
+    """The end of ``[lo, hi]`` nearest the boundary of a monotone condition at which it still holds:
+    ``holds_below``: it holds up to the boundary (the largest such point); else from it on (the smallest)."""
     for _ in range(_SEARCH_STEPS):
         mid = (lo + hi) / 2
-        if cdp_delta(mid, epsilon) <= delta:
+        if holds(mid) == holds_below:
             lo = mid
         else:
             hi = mid
-    return lo
+    return lo if holds_below else hi
 
 
 def gaussian_rho(sensitivity: float, sigma: float) -> float:
