@@ -39,6 +39,8 @@ class ColumnOptions(_Strict):
     timezone: str | None = None
     format: str | None = None
     max_categories: int | None = Field(None, ge=2)
+    categories: list[str | int | float | bool] | None = None
+    public: bool | None = None
     id_format: str | None = None
     pii_type: str | None = None
     flags: list[str] = Field(default_factory=list)
@@ -80,10 +82,13 @@ class RulesSpec(BaseModel):
 
 
 class PolicyFile(_Strict):
-    """Caps on what a release may be trained on (``$SYNTHGOV_HOME/policy.yaml`` or ``--policy``)."""
+    """Caps on what a release may be trained on (``$SYNTHGOV_HOME/policy.yaml`` or ``--policy``) and on the privacy
+    budget of each source (``max_epsilon``, composed in zCDP and stated at ``budget_delta``, default 1e-5)."""
 
     max_generation_depth: int | None = Field(None, ge=0)
     max_synthetic_share: float | None = Field(None, ge=0, le=1)
+    max_epsilon: float | None = Field(None, gt=0)
+    budget_delta: float | None = Field(None, gt=0, lt=1)
 
 
 MODELS: dict[str, type[BaseModel]] = {

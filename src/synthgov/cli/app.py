@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from synthgov import __version__
-from synthgov.cli import collapse, detect, evaluate, generate, release, schema
+from synthgov.cli import budget, collapse, detect, evaluate, generate, release, schema
 
 
 def _flags_without_a_value_type() -> None:
@@ -53,3 +53,4 @@ release.register(app)
 detect.register(app)
 schema.register(app)
 collapse.register(app)
+budget.register(app)

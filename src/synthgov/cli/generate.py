@@ -10,13 +10,17 @@ import typer
 if TYPE_CHECKING:
     from synthgov.release.folder import Release
 
-from synthgov.cli.params import parse_params
+from synthgov.cli.params import parse_params, with_privacy
 from synthgov.cli.ui import err, fail, out, parse_conditions, progress_bars, user_errors
 
 GENERATOR_HELP = "Generator name (see `synthgov generators`); default: the best quality per second synthgov has."
 ALLOW_HELP = "Train on a table that is synthetic (one of our releases); the manifest records depth and share."
 PARAM_HELP = "A generator parameter, e.g. epochs=50 (repeatable; see the generator's docs for its parameters)."
-POLICY_HELP = "Policy file (YAML: max_generation_depth, max_synthetic_share); default $SYNTHGOV_HOME/policy.yaml."
+POLICY_HELP = (
+    "Policy file (YAML: max_generation_depth, max_synthetic_share, max_epsilon); default $SYNTHGOV_HOME/policy.yaml."
+)
+EPSILON_HELP = "Differential privacy: the release's epsilon (a DP generator, e.g. mst; charged to the source's budget)."
+DELTA_HELP = "Differential privacy: the release's delta (default 1e-5; below 1/rows)."
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +42,8 @@ def generate_command(
     ),
     generator: str = typer.Option(None, "--generator", "-g", help=GENERATOR_HELP),
     param: list[str] = typer.Option(None, "--param", "-p", help=PARAM_HELP, metavar="KEY=VALUE"),
+    epsilon: float = typer.Option(None, "--epsilon", help=EPSILON_HELP),
+    delta: float = typer.Option(None, "--delta", help=DELTA_HELP),
     rows: int = typer.Option(None, "--rows", "-n", help="Rows to generate (default: as many as the input)."),
     seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
     out_dir: Path = typer.Option(Path("synthgov-release"), "--out", "-o", help="Release folder to write."),
@@ -87,13 +93,14 @@ def generate_command(
     from synthgov.pipeline import generate, is_rules_spec
 
     _check_rows(rows)
+    named = generator or ("rules" if is_rules_spec(source) else None)
     if (target or sensitive) and not evaluate:
         fail("--target and --sensitive are options of the evaluation: add --evaluate")
     with user_errors(), progress_bars():
         release = generate(
             source,
             generator=generator,
-            params=parse_params(generator or ("rules" if is_rules_spec(source) else None), param),
+            params=with_privacy(generator, parse_params(named, param), epsilon, delta),
             rows=rows,
             seed=seed,
             out=out_dir,
@@ -143,6 +150,8 @@ def fit_command(
     source: Path = typer.Argument(..., help="CSV or Parquet table, or a rules spec (.yaml).", metavar="SOURCE"),
     generator: str = typer.Option(None, "--generator", "-g", help=GENERATOR_HELP),
     param: list[str] = typer.Option(None, "--param", "-p", help=PARAM_HELP, metavar="KEY=VALUE"),
+    epsilon: float = typer.Option(None, "--epsilon", help=EPSILON_HELP),
+    delta: float = typer.Option(None, "--delta", help=DELTA_HELP),
     seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
     model_path: Path = typer.Option(Path("model.synthgov"), "--model", "-m", help="Where to save the fitted model."),
     schema: Path = typer.Option(None, "--schema", help="Schema file overriding inference."),
@@ -150,7 +159,9 @@ def fit_command(
     policy: Path = typer.Option(None, "--policy", help=POLICY_HELP),
 ) -> None:
     """Fit a generator on SOURCE and save the model (JSON + npz, no pickle)."""
-    from synthgov.pipeline import MODEL_STAGES, ReleaseOptions, ReleaseRun, run_stages
+    import uuid
+
+    from synthgov.pipeline import MODEL_STAGES, ReleaseOptions, ReleaseRun, run_stages, stages
 
     with user_errors(), progress_bars():
         options = ReleaseOptions(
@@ -159,11 +170,16 @@ def fit_command(
             schema=schema,
             allow_synthetic=allow_synthetic,
             policy=policy,
-            params=parse_params(generator, param),
+            params=with_privacy(generator, parse_params(generator, param), epsilon, delta),
         )
-        run = run_stages(ReleaseRun(source, options), MODEL_STAGES)  # the guard and the fit of `generate`
-        name, model = run.generator, run.model
-        model.save(model_path)
+        run = ReleaseRun(source, options, release_id=str(uuid.uuid4()))
+        try:
+            run_stages(run, MODEL_STAGES)  # the guard, the budget charge and the fit of `generate`
+            name, model = run.generator, run.model
+            model.save(model_path)
+            stages.settle(run)  # a DP model file is what its budget was spent on
+        finally:
+            run.close()
     out.print(f"[bold green]saved[/] {name} model to [bold]{model_path}[/] (seed {model.seed_})")
 
 

@@ -84,3 +84,28 @@ def _check_type(generator: str, key: str, value: Any, parameter: inspect.Paramet
         raise InputError(
             f"generator '{generator}': parameter '{key}' must be {wanted} (default {default!r}), got {value!r}"
         )
+
+
+def with_privacy(
+    generator: str | None, params: dict[str, Any] | None, epsilon: float | None, delta: float | None
+) -> dict[str, Any] | None:
+    """``--epsilon`` / ``--delta`` as the DP generator's parameters; one clear line for a generator without a DP
+    mode or a value given twice."""
+    if epsilon is None and delta is None:
+        return params
+    from synthgov.generators import registry
+
+    name = generator or registry.DEFAULT_GENERATOR
+    if not hasattr(registry.get(name), "budget_lines"):
+        private = [g for g in registry.available() if hasattr(registry.get(g), "budget_lines")]
+        raise InputError(
+            f"generator '{name}' has no differentially private mode; --epsilon needs one of: {', '.join(private)}"
+        )
+    params = dict(params or {})
+    for key, value in (("epsilon", epsilon), ("delta", delta)):
+        if value is None:
+            continue
+        if key in params:
+            raise InputError(f"{key} is given twice (--{key} and --param {key}=...)")
+        params[key] = value
+    return params

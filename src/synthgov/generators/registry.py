@@ -29,6 +29,10 @@ _ENTRIES: dict[str, tuple[str, str]] = {
         "synthgov.generators.neural.ddpm:DDPMSynthesizer",
         "diffusion: Gaussian for numbers, masked for categories",
     ),
+    "mst": (
+        "synthgov.generators.mst:MSTSynthesizer",
+        "differentially private MST (epsilon, delta; needs public domains)",
+    ),
     "rules": (
         "synthgov.generators.rules.synthesizer:RulesSynthesizer",
         "fully synthetic data from a YAML spec, no real data",

@@ -128,10 +128,13 @@ class GuardVerdict:
 @dataclass
 class Policy:
     """Caps on what a release may be trained on (``policy.yaml`` in ``$SYNTHGOV_HOME``, or ``--policy FILE``):
-    ``max_generation_depth`` (0: releases only from real data) and ``max_synthetic_share``."""
+    ``max_generation_depth`` (0: releases only from real data) and ``max_synthetic_share``; and the privacy budget
+    of each source, ``max_epsilon`` at ``budget_delta`` (:mod:`synthgov.privacy.budget`)."""
 
     max_generation_depth: int | None = None
     max_synthetic_share: float | None = None
+    max_epsilon: float | None = None
+    budget_delta: float | None = None
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Policy:
@@ -149,7 +152,12 @@ class Policy:
         from synthgov.file_models import PolicyFile, check
 
         checked = check(PolicyFile, data, f"policy file {source}")
-        return cls(checked.max_generation_depth, checked.max_synthetic_share)  # type: ignore[attr-defined]
+        return cls(
+            checked.max_generation_depth,  # type: ignore[attr-defined]
+            checked.max_synthetic_share,  # type: ignore[attr-defined]
+            checked.max_epsilon,  # type: ignore[attr-defined]
+            checked.budget_delta,  # type: ignore[attr-defined]
+        )
 
     def violations(self, verdict: GuardVerdict) -> list[str]:
         out = []

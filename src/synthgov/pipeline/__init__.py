@@ -13,7 +13,7 @@ from synthgov.table.io import TableLike
 
 __all__ = ["ReleaseOptions", "ReleaseRun", "generate", "is_rules_spec", "run_stages"]
 
-MODEL_STAGES = (stages.guard, stages.fit)
+MODEL_STAGES = (stages.guard, stages.charge, stages.fit)
 SAMPLE_STAGES = (stages.sample,)
 RELEASE_STAGES = (
     stages.watermark,
@@ -23,6 +23,7 @@ RELEASE_STAGES = (
     stages.sign,
     stages.record,
     stages.publish,
+    stages.settle,
 )
 
 
@@ -39,6 +40,8 @@ def generate(source: TableLike, **options: Any) -> Release:
     chosen = [*((stages.claim, stages.keys) if run.options.out is not None else ()), *MODEL_STAGES, *SAMPLE_STAGES]
     if run.options.out is not None:
         chosen += [s for s in RELEASE_STAGES if s is not stages.evaluate or run.options.evaluate]
+    else:
+        chosen.append(stages.settle)  # the rows are handed over in memory
     try:
         run_stages(run, chosen)
     finally:

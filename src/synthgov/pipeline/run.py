@@ -79,6 +79,8 @@ class ReleaseRun:
     report_files: list[Path] = field(default_factory=list)
     signed_files: list[Path] = field(default_factory=list)  # manifest, datasheet, exports
     manifest: dict[str, Any] | None = None
+    budget_key: str | None = None  # the source's privacy-budget ledger, while this run's reservation is open
+    budget: dict[str, float] | None = None  # the source's spending with this release (DP releases)
     workdir: Path | None = None  # the staging folder the release is built in, until it is swapped into place
     held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # the lock on the target folder
 
@@ -93,7 +95,12 @@ class ReleaseRun:
         return self.workdir or self.target
 
     def close(self) -> None:
-        """Remove an unpublished staging folder and release the lock (after success or failure alike)."""
+        """Remove an unpublished staging folder, void an open privacy-budget reservation (or commit it if the
+        release did get published) and release the lock (after success or failure alike)."""
+        if self.budget_key is not None:
+            from synthgov.pipeline.privacy import void_unfinished
+
+            void_unfinished(self)
         if self.workdir is not None and self.workdir.exists():
             logger.info("removing the unfinished release in %s", self.workdir)
             shutil.rmtree(self.workdir, ignore_errors=True)

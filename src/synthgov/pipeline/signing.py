@@ -32,6 +32,11 @@ def sign_run(run: ReleaseRun) -> None:
         lineage=run.verdict.lineage(options.allow_synthetic) if run.verdict is not None else None,
         copies=run.copies,
     )
+    if run.budget is not None:
+        from synthgov.pipeline.privacy import manifest_privacy, manifest_source
+
+        predicate["source"] = manifest_source(run, predicate["source"])
+        predicate["privacy"] = manifest_privacy(run)
     data_files = [p for p in run.files if p.name.startswith("synthetic.")]
     run.signed_files = sign_release(run.folder, data_files, predicate, keystore, reports=run.report_files)
     from synthgov.release.verify import load_manifest

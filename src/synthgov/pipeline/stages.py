@@ -1,5 +1,5 @@
-"""The named stages of a release, in order: claim -> keys -> guard -> fit -> sample -> watermark -> measure ->
-write -> evaluate -> sign -> record -> publish.
+"""The named stages of a release, in order: claim -> keys -> guard -> charge -> fit -> sample -> watermark ->
+measure -> write -> evaluate -> sign -> record -> publish -> settle.
 
 Each takes the :class:`~synthgov.pipeline.run.ReleaseRun` and fills its part; ``generate``
 runs them all, ``synthgov fit`` the first two, and the service and Dask work reuse them one by one.
@@ -95,6 +95,16 @@ def guard(run: ReleaseRun) -> None:
     logger.info("guard: %s", run.verdict.describe())
 
 
+def charge(run: ReleaseRun) -> None:
+    """A DP generator's itemised privacy cost is reserved in the source's budget ledger before it reads the data
+    (refused past the policy's cap, exit code 4); other generators pass through."""
+    from synthgov.pipeline.privacy import charge as reserve
+    from synthgov.pipeline.privacy import is_private
+
+    if run.generator != "rules" and is_private(run.generator):
+        reserve(run)
+
+
 def fit(run: ReleaseRun) -> None:
     run.model = registry.synthesizer(run.generator, seed=run.options.seed, **(run.options.params or {}))
     if run.table is None:
@@ -120,8 +130,11 @@ def watermark(run: ReleaseRun) -> None:
 def measure(run: ReleaseRun) -> None:
     """How close the released rows are to the training rows, measured before anything is signed."""
     from synthgov.pipeline.copies import measure_copies
+    from synthgov.pipeline.privacy import NOT_MEASURED
 
-    if run.table is not None:
+    if run.budget is not None:
+        run.copies = {"measured": False, "note": NOT_MEASURED}
+    elif run.table is not None:
         run.copies = measure_copies(run.table, run.data, run.options.holdout, run.model.schema_, run.options.seed)
 
 
@@ -178,3 +191,10 @@ def publish(run: ReleaseRun) -> None:
     run.workdir = None
     for files in (run.files, run.report_files, run.signed_files):
         files[:] = [target / path.relative_to(staging) for path in files]
+
+
+def settle(run: ReleaseRun) -> None:
+    """Commit a DP release's reservation in the budget ledger: its release is in place (or its rows handed over)."""
+    from synthgov.pipeline.privacy import settle as commit
+
+    commit(run)

@@ -177,12 +177,11 @@ data columns are filled with fake values, free text comes from a word model). {c
 {files}
 
 ## Source data
-{src.get("name") or "an in-memory table"}: {src.get("rows")} rows x {src.get("columns")} columns, sha256
-`{src["sha256"]}`; licence: {src["licence"]}.
+{_source_line(src)}
 
 ## Process
 Generator parameters: `{json.dumps(p["generator"]["parameters"], sort_keys=True)}`; seed committed as
-`{p["seed_commitment"]}`; privacy mechanism: {p["privacy"]["mechanism"]}; generation depth
+`{p["seed_commitment"]}`; privacy: {_privacy_line(p["privacy"])}; generation depth
 {p["lineage"]["generation_depth"]} ({_lineage_line(p["lineage"])}); watermark: {_watermark_line(p["watermark"])}.
 Compute (measured; methods in the manifest's `compute.methods`): {_compute_line(p["compute"])}.
 
@@ -195,10 +194,34 @@ Intended use: {p["use"]["intended_use"]}.
 """
 
 
+def _source_line(src: dict[str, Any]) -> str:
+    name = src.get("name") or "an in-memory table"
+    if src.get("keyed_sha256"):
+        return (
+            f"{name}: {src.get('columns')} columns (row count withheld: a DP release); digest keyed with the "
+            f"issuer's secret `{src['keyed_sha256']}`; licence: {src['licence']}."
+        )
+    return (
+        f"{name}: {src.get('rows')} rows x {src.get('columns')} columns, sha256\n`{src['sha256']}`; "
+        f"licence: {src['licence']}."
+    )
+
+
+def _privacy_line(privacy: dict[str, Any]) -> str:
+    if privacy.get("epsilon") is None:
+        return str(privacy.get("mechanism"))
+    return (
+        f"({privacy['epsilon']:g}, {privacy['delta']:g})-differential privacy ({privacy['mechanism']}; accountant: "
+        f"{privacy['accountant']}; domains: declared public in the schema)"
+    )
+
+
 def copies_sentence(copies: dict[str, Any] | None) -> str:
     """What the datasheet says about copies: the measured figures, or that nothing was measured."""
     if copies is None:
         return "Copies of source rows: not measured (no source table: a rules release has no real rows)."
+    if copies.get("measured") is False:
+        return f"Copies of source rows: {copies['note']}."
     fresh = "".join(
         f" Column '{c}': {n:,} released values equal a training value." for c, n in copies["fresh_columns"].items()
     )

@@ -10,6 +10,11 @@ A schema is inferred from data (:func:`synthgov.table.infer_schema`), written to
 ``id``           an identifier or primary key: generated fresh, never copied
 ``text``         free text (flagged): generated from a word model, never copied whole
 ``pii``          personal data (``pii_type``: email, phone, name, ...): replaced by fake values, never modelled
+
+Differential privacy needs each column's domain without reading the data for it: ``categories`` lists a
+categorical column's values, and ``public: true`` declares that column's domain (``categories``, or ``min``/``max``
+of a number) public knowledge, such as a codebook's (docs/privacy.md). Other columns' domains are not used by the
+DP generators.
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ class ColumnSchema:
     format: str | None = None
     # categorical
     max_categories: int | None = None
+    categories: list[Any] | None = None
+    # the domain above (categories, or min/max) is public knowledge: the DP generators may use it without charge
+    public: bool | None = None
     # id
     id_format: str | None = None
     # pii
@@ -109,6 +117,13 @@ class ColumnSchema:
             raise SchemaError(f"schema: column '{self.name}' has step {self.step}; it must be positive")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise SchemaError(f"schema: column '{self.name}' has min {self.min} > max {self.max}")
+        if self.categories is not None:
+            if self.kind != "categorical":
+                raise SchemaError(
+                    f"schema: column '{self.name}' is {self.kind}; only a categorical column lists categories"
+                )
+            if not self.categories or len({repr(c) for c in self.categories}) != len(self.categories):
+                raise SchemaError(f"schema: column '{self.name}' must list its categories once each, at least one")
         if not 0.0 <= self.missing_rate <= 1.0:
             raise SchemaError(f"schema: column '{self.name}' has missing_rate {self.missing_rate} outside [0, 1]")
 

@@ -1,0 +1,412 @@
+"""MST (McKenna, Miklau & Sheldon 2021): differentially private synthetic data from a maximum spanning tree of
+noisy two-way marginals, with the privacy budget split in three equal zCDP parts as in the paper:
+
+1. **one-way marginals**: every column's counts on its public cells (:mod:`synthgov.privacy.domains`) with
+   Gaussian noise (all d tables at one sigma);
+2. **selection**: d - 1 rounds of the exponential mechanism (Kruskal's algorithm), each choosing among the pairs
+   that join two parts of the forest, scored by how badly the one-way model explains the pair's true counts
+   (L1 error; sensitivity 1);
+3. **two-way marginals** of the chosen edges with Gaussian noise.
+
+Everything after a measurement is post-processing and costs nothing: cells whose noisy count is below three
+sigma are compressed into one group (MST's domain compression, so rare categories are modelled without revealing
+that they exist), numeric cells are merged into at most ``bins`` groups of about equal noisy mass, the tree model is
+estimated from the noisy marginals (:mod:`synthgov.generators.tree_model`), rows are drawn i.i.d. from it, and a
+number's value inside its group is drawn from the noisy one-way counts of the fine cells, then uniformly in its
+cell: never from the exact training values, and never a bin midpoint.
+
+The only facts about the data that the model uses outside the budget are the declared public domains (the schema,
+``public: true``) and the number of columns. Parameters: ``epsilon`` and ``delta`` (the (epsilon, delta)-DP
+guarantee of the fitted model, through zCDP), ``bins``, ``iterations`` of the estimation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from synthgov import progress
+from synthgov.errors import InputError
+from synthgov.generators.base import Synthesizer, check_rows, new_seed
+from synthgov.generators.tree_model import Measurement, TreeModel, estimate
+from synthgov.privacy.accounting import ACCOUNTANT, cdp_rho, check_epsilon_delta
+from synthgov.privacy.domains import DOMAIN_SOURCE, ColumnDomain, table_domains
+from synthgov.privacy.mechanisms import exponential_choice, gaussian_counts, sigma_for
+from synthgov.table.io import TableLike, read_table
+from synthgov.table.schema import Schema
+
+logger = logging.getLogger(__name__)
+
+MECHANISM = "MST (McKenna et al. 2021): Gaussian one- and two-way marginals, exponential-mechanism tree selection"
+RARE_SIGMAS = 3.0  # cells below this many noise sds are compressed (MST's domain compression)
+KEEP_SIGMAS = 2.0  # fine cells below this many noise sds get no weight inside their group (unless all do)
+
+
+class MSTSynthesizer(Synthesizer):
+    """Differentially private MST.
+
+    Parameters
+    ----------
+    seed:
+        Seed of every random step, noise included (``None``: fresh entropy, recorded in ``seed_``).
+    epsilon, delta:
+        The privacy guarantee of the fitted model ((epsilon, delta)-DP; accounted in zCDP).
+    bins:
+        Most groups a numeric column is modelled with (cells merged by equal noisy mass).
+    iterations:
+        Most mirror-descent steps of the estimation.
+    """
+
+    name = "mst"
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        epsilon: float = 1.0,
+        delta: float = 1e-5,
+        bins: int = 16,
+        iterations: int = 3000,
+    ) -> None:
+        super().__init__(seed=seed)
+        self.epsilon = epsilon
+        self.delta = delta
+        self.bins = bins
+        self.iterations = iterations
+
+    # -- the budget -----------------------------------------------------------------------------------
+    def budget_lines(self, columns: int) -> list[dict[str, Any]]:
+        """The itemised zCDP budget of a fit on ``columns`` columns: what each part of the data costs. It adds up
+        to ``cdp_rho(epsilon, delta)`` and depends on nothing but the parameters and the number of columns."""
+        epsilon, delta = check_epsilon_delta(self.epsilon, self.delta)
+        rho = cdp_rho(epsilon, delta)
+        if columns < 2:
+            return [{"part": "one-way marginals", "mechanism": "Gaussian", "rho": rho}]
+        return [
+            {"part": "one-way marginals", "mechanism": "Gaussian", "rho": rho / 3},
+            {"part": "tree selection", "mechanism": "exponential", "rho": rho / 3},
+            {"part": "two-way marginals", "mechanism": "Gaussian", "rho": rho - 2 * (rho / 3)},
+        ]
+
+    def privacy(self) -> dict[str, Any]:
+        """The fitted model's privacy statement (the manifest's section)."""
+        self._check_fitted()
+        return {
+            "epsilon": float(self.epsilon),
+            "delta": float(self.delta),
+            "rho": float(sum(line["rho"] for line in self.budget_lines_)),
+            "accountant": ACCOUNTANT,
+            "mechanism": MECHANISM,
+            "lines": self.budget_lines_,
+            "domains": {name: DOMAIN_SOURCE for name in self.domains_},
+            "neighbours": "add or remove one row",
+        }
+
+    # -- fit ------------------------------------------------------------------------------------------
+    def fit(self, table: TableLike, schema: Schema | str | Path | None = None) -> Self:
+        self._forget_fit()
+        try:
+            self._fit(table, schema)
+        except BaseException:
+            self._forget_fit()
+            raise
+        return self
+
+    def _check_params(self, rows: int) -> None:
+        _, delta = check_epsilon_delta(self.epsilon, self.delta)
+        if rows > 0 and delta >= 1.0 / rows:
+            raise InputError(f"delta must be below 1/n = {1.0 / rows:.3g} for a table of {rows:,} rows, got {delta:g}")
+        if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 1:
+            raise InputError(f"bins must be a positive integer, got {self.bins!r}")
+        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
+            raise InputError(f"iterations must be a positive integer, got {self.iterations!r}")
+
+    def _fit(self, table: TableLike, schema: Schema | str | Path | None) -> None:
+        started = time.perf_counter()
+        frame = read_table(table)
+        if schema is None:
+            raise InputError(
+                "a DP generator needs a schema whose domains are declared public (inferring one would read the data "
+                "outside the budget): synthgov schema TABLE --domains, check it, then pass it with --schema"
+            )
+        schema_ = schema if isinstance(schema, Schema) else Schema.load(schema)
+        schema_.check_against(list(frame.columns))
+        self._check_params(len(frame))
+        domains = table_domains(schema_)
+        names = schema_.names
+        d = len(names)
+        lines = self.budget_lines(d)
+        self.seed_ = self.seed if self.seed is not None else new_seed()
+        rng = np.random.default_rng([self.seed_, 0])
+        with progress.step("measure: one-way marginals (Gaussian noise)"):
+            fine_codes = [domains[name].encode(frame[name]) for name in names]
+            sigma1 = sigma_for(d, lines[0]["rho"])
+            noisy = [
+                gaussian_counts(np.bincount(c, minlength=domains[n].size), sigma1, rng)
+                for c, n in zip(fine_codes, names, strict=True)
+            ]
+            total = _total(noisy, sigma1)
+            groups = [_groups(domains[n], y, sigma1, total, self.bins) for n, y in zip(names, noisy, strict=True)]
+            within = [_within(domains[n], g, y, sigma1) for n, g, y in zip(names, groups, noisy, strict=True)]
+            codes = [g[c] for g, c in zip(groups, fine_codes, strict=True)]
+            sizes = [int(g.max()) + 1 for g in groups]
+            measurements = [
+                Measurement((i,), np.bincount(g, weights=y, minlength=sizes[i]), 1.0 / (sigma1**2 * np.bincount(g)))
+                for i, (g, y) in enumerate(zip(groups, noisy, strict=True))
+            ]
+        edges: list[tuple[int, int]] = []
+        if d >= 2:
+            with progress.step("select: maximum spanning tree (exponential mechanism)", total=d - 1) as advance:
+                chosen = _select(codes, sizes, measurements, total, lines[1]["rho"], rng, advance)
+            edges = _orient(chosen, d)
+            with progress.step("measure: two-way marginals on the tree (Gaussian noise)"):
+                sigma2 = sigma_for(len(edges), lines[2]["rho"])
+                for u, v in edges:
+                    counts = np.bincount(codes[u] * sizes[v] + codes[v], minlength=sizes[u] * sizes[v])
+                    y = gaussian_counts(counts.reshape(sizes[u], sizes[v]), sigma2, rng)
+                    measurements.append(Measurement((u, v), y, np.full(y.shape, 1.0 / sigma2**2)))
+        with progress.step("estimate: tree model from the noisy marginals"):
+            start = [np.log(np.maximum(m.y, 1e-3 * total / m.y.size) / total) for m in measurements[:d]]
+            model = estimate(sizes, edges, measurements, total, iterations=self.iterations, start=start)
+        self.schema_ = schema_
+        self.domains_ = domains
+        self.groups_ = groups
+        self.within_ = within
+        self.tree_ = model
+        self.total_ = float(total)
+        self.budget_lines_ = lines
+        self._unseeded_calls = 0
+        self.fit_seconds_ = time.perf_counter() - started
+
+    # -- sample ---------------------------------------------------------------------------------------
+    def sample(self, n: int, seed: int | None = None, conditions: Any = None) -> pd.DataFrame:
+        """``n`` rows. ``conditions``: {column: value} for every row, or a DataFrame of n rows (one per row)."""
+        self._check_fitted()
+        n = check_rows(n, len(self.schema_.names))
+        rng = self._sample_rng(seed)
+        names = self.schema_.names
+        with progress.step(f"generate: {n:,} rows", total=n) as advance:
+            cond = self._condition_frame(conditions, n)
+            cells = np.empty((n, len(names)), dtype=np.int64)
+            if cond is None:
+                cells[:] = self._draw_cells(n, rng, {})
+            else:
+                keys = cond.astype(object).where(cond.notna(), None)
+                for _, rows in keys.groupby(list(cond.columns), sort=False, dropna=False).indices.items():
+                    first = int(rows[0])
+                    fixed = {name: cond[name].iloc[first] for name in cond.columns}
+                    cells[rows] = self._draw_cells(len(rows), rng, fixed)
+            frame = pd.DataFrame(index=range(n))
+            for j, name in enumerate(names):
+                values = self.domains_[name].decode(cells[:, j], rng)
+                if cond is not None and name in cond.columns and self.domains_[name].kind == "numeric":
+                    given = pd.to_numeric(cond[name], errors="coerce").to_numpy(dtype=np.float64)
+                    values = np.where(np.isnan(given), values, given)  # the exact value asked for
+                frame[name] = self._restore(name, values)
+            advance(n)
+        return frame
+
+    def _restore(self, name: str, values: np.ndarray) -> Any:
+        from synthgov.generators.transformer import TableTransformer
+
+        return TableTransformer.restore(self.schema_[name], values)
+
+    def _condition_frame(self, conditions: Any, n: int) -> pd.DataFrame | None:
+        if conditions is None or (isinstance(conditions, dict) and not conditions):
+            return None
+        if isinstance(conditions, pd.DataFrame):
+            frame = conditions.reset_index(drop=True)
+            if len(frame) != n:
+                raise InputError(f"conditions have {len(frame)} rows but {n} rows were requested")
+        elif isinstance(conditions, dict):
+            frame = pd.DataFrame({k: [v] * n for k, v in conditions.items()}, index=range(n))
+        else:
+            raise InputError("conditions must be a mapping {column: value} or a DataFrame")
+        for name in frame.columns:
+            if name not in self.schema_:
+                raise InputError(f"unknown column in condition: '{name}' (columns: {', '.join(self.schema_.names)})")
+            for value in pd.unique(frame[name].astype(object)):
+                self.domains_[name].code_of(value)  # raises for a value outside the declared domain
+        return frame
+
+    def _draw_cells(self, n: int, rng: np.random.Generator, fixed: dict[str, Any]) -> np.ndarray:
+        """``n`` rows of fine cells, the columns in ``fixed`` held at their value's cell."""
+        names = self.schema_.names
+        evidence, pinned = {}, {}
+        for name, value in fixed.items():
+            j = names.index(name)
+            cell = self.domains_[name].code_of(value)
+            group = int(self.groups_[j][cell])
+            evidence[j] = np.arange(self.tree_.sizes[j]) == group
+            pinned[j] = cell
+        try:
+            coarse = self.tree_.sample(n, rng, evidence)
+        except ValueError:
+            shown = ", ".join(f"{k}={v!r}" for k, v in fixed.items())
+            raise InputError(f"the model gives the condition {shown} no probability") from None
+        out = np.empty_like(coarse)
+        for j in range(len(names)):
+            if j in pinned:
+                out[:, j] = pinned[j]
+                continue
+            within, groups = self.within_[j], self.groups_[j]
+            for group in np.unique(coarse[:, j]):
+                at = np.flatnonzero(coarse[:, j] == group)
+                cells = np.flatnonzero(groups == group)
+                p = within[cells] / within[cells].sum()
+                out[at, j] = cells[rng.choice(cells.size, size=at.size, p=p)]
+        return out
+
+    # -- persistence ----------------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        tree = self.tree_
+        return {
+            "seed_": self.seed_,
+            "fit_seconds_": self.fit_seconds_,
+            "total_": self.total_,
+            "schema": self.schema_.to_dict(),
+            "budget_lines": self.budget_lines_,
+            "groups": list(self.groups_),
+            "within": list(self.within_),
+            "tree": {
+                "sizes": list(tree.sizes),
+                "edges": [list(e) for e in tree.edges],
+                "node_theta": list(tree.node_theta),
+                "edge_theta": list(tree.edge_theta),
+            },
+        }
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        schema = Schema.from_dict(state["schema"])
+        self.schema_ = schema
+        self.domains_ = table_domains(schema)
+        self.groups_ = [np.asarray(g, dtype=np.int64) for g in state["groups"]]
+        self.within_ = [np.asarray(w, dtype=np.float64) for w in state["within"]]
+        tree = state["tree"]
+        self.tree_ = TreeModel(
+            [int(k) for k in tree["sizes"]],
+            [(int(u), int(v)) for u, v in tree["edges"]],
+            [np.asarray(t, dtype=np.float64) for t in tree["node_theta"]],
+            [np.asarray(t, dtype=np.float64) for t in tree["edge_theta"]],
+        )
+        self.budget_lines_ = [dict(line) for line in state["budget_lines"]]
+        self.total_ = float(state["total_"])
+        self.fit_seconds_ = float(state["fit_seconds_"])
+        self.seed_ = int(state["seed_"])
+        self._unseeded_calls = 0
+
+
+# -- the steps of the fit (post-processing of noisy counts, and the selection) --------------------------------
+def _total(noisy: list[np.ndarray], sigma: float) -> float:
+    """The number of rows as the inverse-variance weighted mean of the noisy tables' sums (at least 1)."""
+    sums = np.array([y.sum() for y in noisy])
+    weights = np.array([1.0 / (y.size * sigma**2) for y in noisy])
+    return float(max(1.0, np.sum(sums * weights) / weights.sum()))
+
+
+def _groups(domain: ColumnDomain, noisy: np.ndarray, sigma: float, total: float, bins: int) -> np.ndarray:
+    """The model group of each fine cell, from the noisy counts alone."""
+    threshold = RARE_SIGMAS * sigma
+    groups = np.empty(domain.size, dtype=np.int64)
+    if domain.kind != "numeric":
+        kept = np.flatnonzero(noisy >= threshold)
+        groups[:] = -1
+        groups[kept] = np.arange(kept.size)
+        rare = groups < 0
+        if rare.any():
+            groups[rare] = kept.size  # one group for every cell below the threshold (MST's compression)
+        return groups
+    values = domain.missing  # the non-missing cells come first, in order
+    mass = np.maximum(noisy[:values], 0.0)
+    count = int(max(1, min(bins, np.floor(mass.sum() / max(threshold, 1e-9)))))
+    heavy = np.flatnonzero(noisy[:values] >= threshold)
+    if 0 < heavy.size <= count:
+        # few enough well-measured cells (a small integer domain such as a grade): one group each, every light
+        # cell joining the nearest heavy cell, so no group mixes two values the model could tell apart
+        nearest = np.abs(np.arange(values)[:, None] - heavy[None, :]).argmin(axis=1)
+        groups[:values] = nearest
+    elif mass.sum() <= 0:
+        groups[:values] = 0
+    else:
+        share = (np.cumsum(mass) - mass / 2) / mass.sum()
+        raw = np.minimum((share * count).astype(np.int64), count - 1)
+        groups[:values] = np.unique(raw, return_inverse=True)[1]
+    top = int(groups[:values].max()) + 1
+    if noisy[domain.missing] >= threshold:
+        groups[domain.missing] = top
+    else:  # too few missing values to model: they join the largest group (and are drawn by their noisy weight)
+        largest = np.bincount(groups[:values], weights=mass).argmax() if mass.sum() > 0 else 0
+        groups[domain.missing] = largest
+    return groups
+
+
+def _within(domain: ColumnDomain, groups: np.ndarray, noisy: np.ndarray, sigma: float) -> np.ndarray:
+    """Weights of the fine cells inside their group: the clipped noisy counts; for the range cells of a number
+    (mostly empty cells in a long tail), cells below ``KEEP_SIGMAS`` sigma are dropped, and the missing cell below
+    ``RARE_SIGMAS`` sigma, unless a group would be left with none (then the clipped counts, then uniform)."""
+    clipped = np.maximum(noisy, 0.0)
+    weights = np.where(noisy >= KEEP_SIGMAS * sigma, noisy, 0.0) if domain.edges is not None else clipped.copy()
+    if noisy[domain.missing] < RARE_SIGMAS * sigma:
+        weights[domain.missing] = 0.0  # too few missing values to tell from none: none (keeps a column's dtype)
+    for group in np.unique(groups):
+        cells = groups == group
+        if weights[cells].sum() <= 0:
+            weights[cells] = clipped[cells] if clipped[cells].sum() > 0 else 1.0
+    return weights
+
+
+def _select(
+    codes: list[np.ndarray],
+    sizes: list[int],
+    one_way: list[Measurement],
+    total: float,
+    rho: float,
+    rng: np.random.Generator,
+    advance: Any,
+) -> list[tuple[int, int]]:
+    """Kruskal's algorithm with each edge chosen by the exponential mechanism (MST's selection)."""
+    d = len(codes)
+    marginals = []
+    for m in one_way:
+        p = np.maximum(m.y, 0.0)
+        marginals.append(p / p.sum() if p.sum() > 0 else np.full(p.size, 1.0 / p.size))
+    pairs = [(u, v) for u in range(d) for v in range(u + 1, d)]
+    scores = np.empty(len(pairs))
+    for k, (u, v) in enumerate(pairs):
+        counts = np.bincount(codes[u] * sizes[v] + codes[v], minlength=sizes[u] * sizes[v])
+        expected = total * np.outer(marginals[u], marginals[v]).ravel()
+        scores[k] = np.abs(counts - expected).sum()
+    epsilon = float(np.sqrt(8.0 * rho / (d - 1)))
+    component = list(range(d))
+    chosen: list[tuple[int, int]] = []
+    for _ in range(d - 1):
+        open_ = [k for k, (u, v) in enumerate(pairs) if component[u] != component[v]]
+        pick = open_[exponential_choice(scores[open_], epsilon, 1.0, rng)]
+        u, v = pairs[pick]
+        old, new = component[v], component[u]
+        component = [new if c == old else c for c in component]
+        chosen.append((u, v))
+        advance()
+    return chosen
+
+
+def _orient(pairs: list[tuple[int, int]], d: int) -> list[tuple[int, int]]:
+    """The tree's edges as (parent, child), rooted at column 0, parents before children."""
+    neighbours: dict[int, list[int]] = {v: [] for v in range(d)}
+    for u, v in pairs:
+        neighbours[u].append(v)
+        neighbours[v].append(u)
+    edges, seen, queue = [], {0}, [0]
+    while queue:
+        u = queue.pop(0)
+        for v in sorted(neighbours[u]):
+            if v not in seen:
+                seen.add(v)
+                edges.append((u, v))
+                queue.append(v)
+    return edges
