@@ -159,6 +159,22 @@ class MSTSynthesizer(Synthesizer):
                 Measurement((i,), np.bincount(g, weights=y, minlength=sizes[i]), 1.0 / (sigma1**2 * np.bincount(g)))
                 for i, (g, y) in enumerate(zip(groups, noisy, strict=True))
             ]
+        self.schema_ = schema_
+        self.domains_ = domains
+        self.groups_ = groups
+        self.within_ = within
+        self.total_ = float(total)
+        self.budget_lines_ = lines
+        self.tree_ = self._select_and_estimate(codes, sizes, measurements, rng)
+        self._unseeded_calls = 0
+        self.fit_seconds_ = time.perf_counter() - started
+
+    def _select_and_estimate(
+        self, codes: list[np.ndarray], sizes: list[int], measurements: list[Measurement], rng: np.random.Generator
+    ) -> TreeModel:
+        """Steps 2 and 3 of MST (the tree by the exponential mechanism, its two-way marginals), then the
+        estimation of the tree model from every noisy marginal."""
+        d, lines, total = len(codes), self.budget_lines_, self.total_
         edges: list[tuple[int, int]] = []
         if d >= 2:
             with progress.step("select: maximum spanning tree (exponential mechanism)", total=d - 1) as advance:
@@ -172,16 +188,7 @@ class MSTSynthesizer(Synthesizer):
                     measurements.append(Measurement((u, v), y, np.full(y.shape, 1.0 / sigma2**2)))
         with progress.step("estimate: tree model from the noisy marginals"):
             start = [np.log(np.maximum(m.y, 1e-3 * total / m.y.size) / total) for m in measurements[:d]]
-            model = estimate(sizes, edges, measurements, total, iterations=self.iterations, start=start)
-        self.schema_ = schema_
-        self.domains_ = domains
-        self.groups_ = groups
-        self.within_ = within
-        self.tree_ = model
-        self.total_ = float(total)
-        self.budget_lines_ = lines
-        self._unseeded_calls = 0
-        self.fit_seconds_ = time.perf_counter() - started
+            return estimate(sizes, edges, measurements, total, iterations=self.iterations, start=start)
 
     # -- sample ---------------------------------------------------------------------------------------
     def sample(self, n: int, seed: int | None = None, conditions: Any = None) -> pd.DataFrame:
@@ -318,8 +325,15 @@ def _groups(domain: ColumnDomain, noisy: np.ndarray, sigma: float, total: float,
         groups[:] = -1
         groups[kept] = np.arange(kept.size)
         rare = groups < 0
+        rare[domain.missing] = False
         if rare.any():
             groups[rare] = kept.size  # one group for every cell below the threshold (MST's compression)
+        if groups[domain.missing] < 0:  # too few missing values to model: never drawn (see _within)
+            if rare.any():
+                groups[domain.missing] = kept.size
+            else:
+                groups[domain.missing] = int(np.argmax(noisy[kept])) if kept.size else 0
+                groups[groups < 0] = 0
         return groups
     values = domain.missing  # the non-missing cells come first, in order
     mass = np.maximum(noisy[:values], 0.0)

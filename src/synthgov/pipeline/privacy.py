@@ -10,11 +10,13 @@ training rows, and what DP mode does with it, is :data:`SWITCHED_OFF`.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthgov.errors import InputError
 from synthgov.generators import registry
-from synthgov.pipeline.run import ReleaseRun
+
+if TYPE_CHECKING:
+    from synthgov.pipeline.run import ReleaseRun
 
 logger = logging.getLogger(__name__)
 

@@ -143,11 +143,13 @@ class ColumnDomain:
 
 
 def _key(value: Any) -> Any:
-    """Match a data value with a declared one across int/float/str spellings (YAML gives 1, the data 1.0)."""
+    """Match a data value with a declared one across int/float/str spellings (YAML gives 3, a CSV column "3",
+    a numeric column 3.0); "03" stays apart from 3."""
     if isinstance(value, (bool, np.bool_)):
         return ("bool", bool(value))
     if isinstance(value, (int, float, np.integer, np.floating)):
-        return ("number", float(value))
+        number = float(value)
+        return ("text", str(int(number)) if number.is_integer() else repr(number))
     return ("text", str(value))
 
 
