@@ -89,6 +89,7 @@ class PolicyFile(_Strict):
     max_synthetic_share: float | None = Field(None, ge=0, le=1)
     max_epsilon: float | None = Field(None, gt=0)
     budget_delta: float | None = Field(None, gt=0, lt=1)
+    privacy_filter_distance: float | None = Field(None, ge=0)
 
 
 MODELS: dict[str, type[BaseModel]] = {

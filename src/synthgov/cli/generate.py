@@ -62,6 +62,11 @@ def generate_command(
         "--overwrite",
         help="Replace a non-empty --out folder that is not a release (its files are lost).",
     ),
+    privacy_filter: bool = typer.Option(
+        False,
+        "--privacy-filter",
+        help="Draw again (then drop) rows closer to a training row than holdout rows' 5th percentile (--holdout).",
+    ),
     party: str = typer.Option(None, "--party", help="Accountable party recorded in the signed manifest."),
     source_licence: str = typer.Option(None, "--source-licence", help="Licence of the source data, for the manifest."),
     no_watermark: bool = typer.Option(
@@ -119,6 +124,7 @@ def generate_command(
             sensitive=tuple(sensitive or ()),
             overwrite=overwrite,
             save_model=save_model,
+            privacy_filter=privacy_filter,
         )
     _report(release)
 

@@ -172,13 +172,22 @@ METRICS: list[Metric] = [
     Metric(
         "privacy.dcr_share",
         "DCR share",
-        "Share of synthetic rows closer to a training row than to any holdout row (equal sizes; 0.5 ideal).",
+        "Share of synthetic rows closer to a training row than to any holdout row, on equal-size samples of "
+        "training and holdout rows (the peers' definition; 0.5 ideal).",
         _risk(0.53, 0.6, "closeness to training rows"),
+    ),
+    Metric(
+        "privacy.close_to_training_share",
+        "Rows unusually close to the training data",
+        "Share of synthetic rows whose distance to the nearest of all training rows is below the 5th percentile "
+        "of real holdout rows' distances (about 0.05 ideal; 1 for copies).",
+        _risk(0.07, 0.15, "closeness to training rows"),
     ),
     Metric(
         "privacy.mia_auc",
         "Membership inference AUC",
-        "ROC AUC of the stronger of a distance and a density attack telling training rows from holdout rows.",
+        "ROC AUC of the stronger of a distance and a density attack telling training rows from holdout rows, "
+        "each searching every synthetic row.",
         _risk(0.55, 0.65, "membership disclosure"),
     ),
     Metric(

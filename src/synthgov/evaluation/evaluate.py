@@ -190,6 +190,7 @@ def _privacy(
     distances = privacy.distance_metrics(tables, encoding, rng)
     figures["dcr"] = {k: distances.pop(k) for k in ("dcr_train", "dcr_holdout") if k in distances}
     out.update(distances)
+    out.update(privacy.distances_to_training(tables, encoding, rng))
     out.update(privacy.membership_inference(tables, encoding, rng))
     if tables.holdout is None:
         notes.append(
@@ -200,10 +201,14 @@ def _privacy(
     ori = sample_rows(tables.real, size, rng)
     control = sample_rows(tables.holdout, size, rng)
     syn = tables.synthetic
+    close = out.get("close_rows") or {"synthetic": 0, "holdout": 0, "training": 0}
     notes.append(
         f"privacy attacks ran on samples: {size:,} training and {size:,} control rows, "
-        f"{attacks.N_ATTACKS} attacks each; DCR on {out['dcr_rows']['synthetic']:,} synthetic rows; "
-        f"membership inference on {out.get('mia_rows', {}).get('members', 0):,} members and non-members"
+        f"{attacks.N_ATTACKS} attacks each; DCR share on {out['dcr_rows']['synthetic']:,} synthetic rows against "
+        f"equal samples of {out['dcr_rows']['reference']:,} training and holdout rows; distances of "
+        f"{close['synthetic']:,} synthetic and {close['holdout']:,} holdout rows to all {close['training']:,} "
+        f"training rows; membership inference on {out.get('mia_rows', {}).get('members', 0):,} members and "
+        f"non-members against all {len(syn):,} synthetic rows"
     )
     out["singling_out"] = attacks.singling_out(ori, syn, control, tables, rng)
     out["linkability"] = attacks.linkability(ori, syn, control, tables, encoding, rng)

@@ -1,5 +1,9 @@
 """Privacy risk by distances: exact copies, distance to closest record (DCR) share against a real holdout,
-nearest-neighbour distance ratio, and membership-inference attacks (distance- and density-based)."""
+nearest-neighbour distance ratio, distances to *all* training rows against the holdout's, and membership-inference
+attacks (distance- and density-based) that search every synthetic row.
+
+Samples are taken for the queries only (their sizes are reported): a distance is always to the nearest row of the
+whole table searched, so a copied row whose original was not sampled cannot look fresh."""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ from synthgov.table.plain import as_text
 DCR_SYNTHETIC_ROWS = 5_000
 DCR_REFERENCE_ROWS = 10_000
 MIA_ROWS = 1_000  # members and non-members each
-MIA_SYNTHETIC_ROWS = 20_000
 DENSITY_K = 5
+CLOSE_QUERY_ROWS = 2_000  # synthetic and holdout rows whose distance to every training row is measured
+CLOSE_PERCENTILE = 0.05
 
 
 def _row_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
@@ -63,10 +68,33 @@ def distance_metrics(tables: Tables, encoding: Encoding, rng: np.random.Generato
     return out
 
 
+def distances_to_training(tables: Tables, encoding: Encoding, rng: np.random.Generator) -> dict[str, Any]:
+    """Each queried row's distance to its nearest row among *all* training rows, for synthetic rows and for real
+    holdout rows alike. ``close_to_training_share``: the share of synthetic rows whose distance ranks in the
+    bottom 5% of the holdout rows' distances (mid-ranks for ties), so about 0.05 when the synthetic rows sit no
+    closer to the training rows than unseen real rows do, and 1 for copies."""
+    if tables.holdout is None or len(tables.holdout) < 20:
+        return {"close_to_training_share": None}
+    index = MixedNeighbors(encoding, tables.real)
+    synthetic = sample_rows(tables.synthetic, CLOSE_QUERY_ROWS, rng)
+    holdout = sample_rows(tables.holdout, CLOSE_QUERY_ROWS, rng)
+    d_syn = index.kneighbors(synthetic, k=1)[0][:, 0]
+    d_hold = np.sort(index.kneighbors(holdout, k=1)[0][:, 0])
+    below = np.searchsorted(d_hold, d_syn, side="left")
+    ties = np.searchsorted(d_hold, d_syn, side="right") - below
+    rank = (below + 0.5 * ties) / d_hold.size  # each synthetic row's percentile among the holdout distances
+    return {
+        "close_to_training_share": float((rank < CLOSE_PERCENTILE).mean()),
+        "training_distance_median": float(np.median(d_syn)),
+        "holdout_training_distance_median": float(np.median(d_hold)),
+        "close_rows": {"synthetic": len(synthetic), "holdout": len(holdout), "training": len(tables.real)},
+    }
+
+
 def membership_inference(tables: Tables, encoding: Encoding, rng: np.random.Generator) -> dict[str, Any]:
-    """Members (training rows) against non-members (holdout rows): distance attack scores -DCR to the synthetic
-    table; density attack (DOMIAS-style) scores log d_k(reference) - log d_k(synthetic), with k=5 and a disjoint
-    holdout part as the reference. Reported as ROC AUC and TPR at 1% and 10% FPR."""
+    """Members (training rows) against non-members (holdout rows): distance attack scores -DCR to the whole
+    synthetic table; density attack (DOMIAS-style) scores log d_k(reference) - log d_k(synthetic), with k=5 and a
+    disjoint holdout part as the reference. Reported as ROC AUC and TPR at 1% and 10% FPR."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
     if tables.holdout is None or len(tables.holdout) < 20:
@@ -77,14 +105,15 @@ def membership_inference(tables: Tables, encoding: Encoding, rng: np.random.Gene
     members = sample_rows(tables.real, m, rng)
     queries = pd.concat([members, non_members], ignore_index=True)
     labels = np.r_[np.ones(m), np.zeros(m)]
-    synthetic = sample_rows(tables.synthetic, MIA_SYNTHETIC_ROWS, rng)
-    d_syn, _ = MixedNeighbors(encoding, synthetic).kneighbors(queries, k=DENSITY_K)
+    d_syn, _ = MixedNeighbors(encoding, tables.synthetic).kneighbors(queries, k=DENSITY_K)  # every synthetic row
     d_ref, _ = MixedNeighbors(encoding, reference).kneighbors(queries, k=DENSITY_K)
     scores = {
         "distance": -d_syn[:, 0],
         "density": np.log(d_ref[:, -1] + 1e-9) - np.log(d_syn[:, -1] + 1e-9),
     }
-    out: dict[str, Any] = {"mia_rows": {"members": m, "non_members": m, "reference": len(reference)}}
+    out: dict[str, Any] = {
+        "mia_rows": {"members": m, "non_members": m, "reference": len(reference), "synthetic": len(tables.synthetic)}
+    }
     for name, score in scores.items():
         auc = float(roc_auc_score(labels, score))
         fpr, tpr, _ = roc_curve(labels, score)

@@ -16,6 +16,7 @@ __all__ = ["ReleaseOptions", "ReleaseRun", "generate", "is_rules_spec", "run_sta
 MODEL_STAGES = (stages.guard, stages.charge, stages.fit)
 SAMPLE_STAGES = (stages.sample,)
 RELEASE_STAGES = (
+    stages.privacy_filter,
     stages.watermark,
     stages.measure,
     stages.write,

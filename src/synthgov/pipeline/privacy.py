@@ -30,6 +30,7 @@ SWITCHED_OFF: dict[str, str] = {
     "text word model, id formats, fake values": "refused: DP releases take numeric, categorical and boolean columns",
     "copies measured against the training rows": "not measured (the manifest says so); run synthgov evaluate apart",
     "evaluation report in the release": "refused: --evaluate reads the training rows into the release",
+    "privacy filter": "refused: --privacy-filter chooses rows by their distance to the training rows",
     "source digest in the manifest": "keyed (HMAC with this issuer's secret): a plain hash lets anyone test a guess",
     "source row count in the manifest": "withheld: the number of rows is a statistic of the data",
     "watermark plan": "unchanged: it reads the released rows only",
@@ -47,6 +48,11 @@ def is_private(generator: str) -> bool:
 def check_options(run: ReleaseRun) -> None:
     """Refuse, before any work, the options that would put figures read from the training rows into a DP
     release."""
+    if run.options.privacy_filter:
+        raise InputError(
+            "--privacy-filter reads the training rows to decide which rows to release, which voids the differential "
+            "privacy guarantee; a DP release needs no filter (its guarantee bounds every row's influence)"
+        )
     if run.options.evaluate:
         raise InputError(
             "--evaluate writes a report computed from the training rows into the release, outside its privacy "

@@ -49,6 +49,7 @@ class ReleaseOptions:
     sensitive: tuple[str, ...] | list[str] = ()
     overwrite: bool = False  # replace a non-empty folder at ``out`` that is not a synthgov release
     save_model: bool = False  # also save the fitted model (model.synthgov) in the release, covered by the signature
+    privacy_filter: bool = False  # draw again (then drop) released rows unusually close to a training row
 
     @classmethod
     def of(cls, options: dict[str, Any]) -> ReleaseOptions:
@@ -81,6 +82,7 @@ class ReleaseRun:
     manifest: dict[str, Any] | None = None
     budget_key: str | None = None  # the source's privacy-budget ledger, while this run's reservation is open
     budget: dict[str, float] | None = None  # the source's spending with this release (DP releases)
+    filtering: dict[str, Any] | None = None  # the privacy filter's section of the manifest, when it ran
     workdir: Path | None = None  # the staging folder the release is built in, until it is swapped into place
     held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # the lock on the target folder
 

@@ -32,6 +32,8 @@ def sign_run(run: ReleaseRun) -> None:
         lineage=run.verdict.lineage(options.allow_synthetic) if run.verdict is not None else None,
         copies=run.copies,
     )
+    if run.filtering is not None:
+        predicate["privacy_filter"] = run.filtering
     if run.budget is not None:
         from synthgov.pipeline.privacy import manifest_privacy, manifest_source
 

@@ -1,5 +1,5 @@
-"""The named stages of a release, in order: claim -> keys -> guard -> charge -> fit -> sample -> watermark ->
-measure -> write -> evaluate -> sign -> record -> publish -> settle.
+"""The named stages of a release, in order: claim -> keys -> guard -> charge -> fit -> sample -> privacy_filter
+-> watermark -> measure -> write -> evaluate -> sign -> record -> publish -> settle.
 
 Each takes the :class:`~synthgov.pipeline.run.ReleaseRun` and fills its part; ``generate``
 runs them all, ``synthgov fit`` the first two, and the service and Dask work reuse them one by one.
@@ -118,6 +118,16 @@ def sample(run: ReleaseRun) -> None:
     default = len(run.table) if run.table is not None else (run.model.spec_.rows or 1000)
     rows = options.rows or default
     run.data = run.model.sample(rows, conditions=options.conditions)
+
+
+def privacy_filter(run: ReleaseRun) -> None:
+    """With ``--privacy-filter``: rows unusually close to a training row are drawn again, then dropped."""
+    from synthgov.pipeline.filtering import apply
+
+    if run.options.privacy_filter:
+        if run.table is None:
+            raise InputError("--privacy-filter compares with the training rows; a rules release has none")
+        run.filtering = apply(run)
 
 
 def watermark(run: ReleaseRun) -> None:

@@ -171,6 +171,7 @@ Synthetic data made by synthgov {p["code"]["version"]} with the `{p["generator"]
 ## Composition
 {p["release"]["rows"]:,} rows; {p["synthetic_category"]}. Every row was generated (identifiers are made fresh, personal
 data columns are filled with fake values, free text comes from a word model). {copies_sentence(p.get("copies"))}
+{_filter_line(p.get("privacy_filter"))}
 
 | file | rows | sha256 |
 |---|---|---|
@@ -192,6 +193,17 @@ Compute (measured; methods in the manifest's `compute.methods`): {_compute_line(
 Intended use: {p["use"]["intended_use"]}.
 {chr(10).join("- " + item for item in p["use"]["limitations"])}
 """
+
+
+def _filter_line(section: dict[str, Any] | None) -> str:
+    if not section:
+        return "No privacy filter was applied."
+    return (
+        f"Privacy filter: {section['rows_close_at_first']:,} rows sat closer to a training row than "
+        f"{section['threshold']:.4g} ({section['threshold_source']}); {section['rows_drawn_again']:,} draws again, "
+        f"{section['rows_dropped']:,} rows dropped; fidelity (overall) "
+        f"{section['fidelity_overall_before']:.3f} before, {section['fidelity_overall_after']:.3f} after."
+    )
 
 
 def _source_line(src: dict[str, Any]) -> str:
