@@ -104,6 +104,7 @@ def test_dp_mode_refuses_what_would_read_training_rows_outside_the_budget(
         (["-g", "mst", "--epsilon", "1", "--delta", "0.01", "--schema", str(schema)], "delta must be below 1/n"),
         (["-g", "mst", "--epsilon", "1", "--schema", str(schema), "--evaluate"], "outside its privacy budget"),
         (["-g", "mst", "--epsilon", "1", "-p", "epsilon=2", "--schema", str(schema)], "epsilon is given twice"),
+        (["-g", "mst", "--epsilon", "1", "--schema", str(schema), "--privacy-filter"], "voids the differential"),
     ]
     for args, message in cases:
         folder = tmp_path / "never"
@@ -239,3 +240,27 @@ def test_fit_charges_the_model_file(home: Path, source: tuple[Path, Path], tmp_p
     [charge] = budget.charges(budget.source_key(pd.read_csv(data)))
     assert charge.status == "committed" and charge.epsilon == 2.0
     assert synthgov.load(model).privacy()["epsilon"] == 2.0
+
+
+def test_evaluate_shows_the_declared_guarantee_beside_the_measured_risks(
+    home: Path, source: tuple[Path, Path], tmp_path, capsys
+) -> None:
+    data, schema = source
+    folder = tmp_path / "release"
+    assert run(["generate", str(data), "-g", "mst", "--epsilon", "1", "--schema", str(schema), "--out", str(folder),
+                *FAST]) == 0  # fmt: skip
+    holdout = tmp_path / "holdout.csv"
+    small_table(seed=9).to_csv(holdout, index=False)
+    report = tmp_path / "report"
+    capsys.readouterr()
+    assert run(["evaluate", str(data), str(folder / "synthetic.parquet"), "-H", str(holdout), "-o", str(report)]) == 0
+    shown = capsys.readouterr().out
+    privacy = json.loads((report / "report.json").read_text())["privacy"]
+    assert privacy["declared"]["epsilon"] == 1.0 and privacy["declared"]["delta"] == 1e-5
+    assert "(1, 1e-05)-differential privacy" in " ".join(shown.split())
+    assert privacy["mia_auc"] is not None and privacy["close_to_training_share"] is not None
+    # an edited release does not verify: its statement is not shown
+    (folder / "datasheet.md").write_text("edited")
+    assert run(["evaluate", str(data), str(folder / "synthetic.parquet"), "-H", str(holdout), "-o", str(report),
+                "--quick"]) == 0  # fmt: skip
+    assert "does not verify" in " ".join(capsys.readouterr().out.split())

@@ -69,18 +69,17 @@ def test_dp_releases_resist_membership_inference(adult, epsilon: float) -> None:
 
 
 def test_the_attack_has_power_against_an_overfitted_model(adult) -> None:
-    """500 training rows, a model trained for many epochs on them (no early stopping): the same attack that finds
-    nothing in the DP releases tells its members apart; a DP model on the same 500 rows stays near chance."""
+    """500 training rows, the autoregressive network trained for 60 epochs on them without dropout or early
+    stopping: the same attack that finds nothing in the DP releases tells its members apart (measured 0.96; 400
+    epochs: 0.99); a DP model on the same 500 rows stays near chance."""
     train, test = adult
     members = train.sample(500, random_state=0).reset_index(drop=True)
-    overfit = synthgov.synthesizer("tvae", seed=0, epochs=OVERFIT_EPOCHS, patience=None).fit(members)
+    overfit = synthgov.synthesizer("autoregressive", seed=0, epochs=60, patience=None, dropout=0.0).fit(members)
     leaky = risks(members, overfit.sample(5000, seed=1), test)
     schema = declare_domains(infer_schema(train), train)  # the domains of the whole table, declared public
     private = synthgov.synthesizer("mst", epsilon=1.0, delta=1e-6, seed=0, iterations=500).fit(members, schema)
     dp = risks(members, private.sample(5000, seed=1), test)
-    assert leaky["mia_auc"] >= 0.7
+    assert leaky["mia_auc"] >= 0.85
+    assert leaky["close_to_training_share"] >= 0.3
     assert dp["mia_auc"] <= 0.56
-    assert leaky["mia_auc"] - dp["mia_auc"] >= 0.15
-
-
-OVERFIT_EPOCHS = 1000
+    assert dp["close_to_training_share"] <= 0.1

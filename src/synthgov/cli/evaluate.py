@@ -38,6 +38,7 @@ def evaluate_command(
     from synthgov.evaluation import evaluate
 
     with user_errors(), progress_bars():
+        declared = declared_privacy(synthetic)
         result = evaluate(
             real,
             synthetic,
@@ -48,6 +49,7 @@ def evaluate_command(
             schema=schema,
             seed=seed,
             out=out_dir,
+            declared=declared,
         )
     view = Table(title=f"evaluation of {synthetic} ({result.report['seconds']:.1f} s)")
     for header in ("metric", "value", "verdict"):
@@ -59,3 +61,17 @@ def evaluate_command(
     for note in result.report["notes"]:
         out.print(f"note: {note}", highlight=False)
     out.print(f"wrote [bold]{out_dir / 'report.json'}[/] and [bold]{out_dir / 'report.html'}[/]")
+
+
+def declared_privacy(synthetic: Path) -> dict | None:
+    """The privacy statement of the release SYNTHETIC belongs to (a manifest beside it that verifies), else None."""
+    from synthgov.release.verify import load_manifest, verify_release
+
+    folder = synthetic.parent
+    if not (folder / "manifest.json").is_file():
+        return None
+    if not verify_release(folder).valid:
+        out.print(f"note: {folder / 'manifest.json'} does not verify: its privacy statement is not shown")
+        return None
+    privacy = load_manifest(folder)["statement"]["predicate"].get("privacy") or {}
+    return privacy if privacy.get("epsilon") is not None else None
