@@ -62,6 +62,12 @@ def generate_command(
         "--overwrite",
         help="Replace a non-empty --out folder that is not a release (its files are lost).",
     ),
+    mode: str = typer.Option(
+        "full", "--mode", help="full: every row generated; partial: real rows with the --replace columns generated."
+    ),
+    replace: list[str] = typer.Option(
+        None, "--replace", help="With --mode partial: a column to replace (repeatable).", metavar="COLUMN"
+    ),
     privacy_filter: bool = typer.Option(
         False,
         "--privacy-filter",
@@ -125,6 +131,8 @@ def generate_command(
             overwrite=overwrite,
             save_model=save_model,
             privacy_filter=privacy_filter,
+            mode=mode,
+            replace=tuple(replace or ()),
         )
     _report(release)
 

@@ -28,7 +28,7 @@ from synthgov.errors import ModelFileError
 FORMAT = "synthgov-model"
 FORMAT_VERSION = 1
 _REF = "__array__"
-MAX_MEMBERS = 64  # members of the model zip, and arrays of its npz
+MAX_MEMBERS = 65_536  # members of the model zip, and arrays of its npz (a wide table has thousands)
 MAX_BYTES = int(os.environ.get("SYNTHGOV_MAX_MODEL_BYTES", 2 * 2**30))  # uncompressed, all members together
 
 
@@ -114,7 +114,7 @@ def _check_sizes(archive: zipfile.ZipFile, where: str) -> None:
     if len(members) > MAX_MEMBERS or total > MAX_BYTES:
         raise ModelFileError(
             f"{where}: {len(members)} members, {total:,} bytes uncompressed; a model file may hold at most "
-            f"{MAX_MEMBERS} members and {MAX_BYTES:,} bytes (SYNTHGOV_MAX_MODEL_BYTES)"
+            f"{MAX_MEMBERS:,} members and {MAX_BYTES:,} bytes (SYNTHGOV_MAX_MODEL_BYTES)"
         )
 
 

@@ -29,9 +29,12 @@ def embed_watermark(run: ReleaseRun) -> dict[str, Any]:
     secret = keystore.watermark_secret()
     key_id = watermark_key_id(secret)
     recipient = run.options.recipient
-    fingerprint = int(pd.util.hash_pandas_object(run.data, index=False).sum())
+    # a partially synthetic release is marked in its generated columns only: its real values stay as they are
+    carriers = run.partial["replaced"] if run.partial is not None else list(run.data.columns)
+    frame = run.data[carriers]
+    fingerprint = int(pd.util.hash_pandas_object(frame, index=False).sum())
     plan = make_plan(
-        run.data,
+        frame,
         key_id,
         release_id=run.release_id,
         recipient=recipient,
@@ -40,7 +43,7 @@ def embed_watermark(run: ReleaseRun) -> dict[str, Any]:
     if not plan.carriers and not plan.category_counts:
         logger.info("watermark: not embedded: %s", NO_CARRIER)
         return {"embedded": False, "scheme": plan.scheme, "key_id": plan.key_id, "note": NO_CARRIER}
-    marked = embed(run.data, plan, secret)
+    marked = embed(frame, plan, secret)
     found = detect(marked, [plan], secret, key_id)
     if found.p_value > DETECTION_THRESHOLD:
         # the manifest claims only a mark the rows carry: too few rows (or too uniform) to detect it, so the rows
@@ -51,8 +54,14 @@ def embed_watermark(run: ReleaseRun) -> dict[str, Any]:
         )
         logger.info("watermark: %s", note)
         return {"embedded": False, "scheme": plan.scheme, "key_id": plan.key_id, "note": note}
-    run.data = marked
-    plan.coherence = signed_vote(run.data, plan, secret)
+    if run.partial is None:
+        run.data = marked
+    else:
+        data = run.data.copy()
+        for column in carriers:
+            data[column] = marked[column]
+        run.data = data
+    plan.coherence = signed_vote(marked, plan, secret)
     registry.save(plan)
     return {
         "embedded": True,

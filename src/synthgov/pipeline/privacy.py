@@ -48,6 +48,11 @@ def is_private(generator: str) -> bool:
 def check_options(run: ReleaseRun) -> None:
     """Refuse, before any work, the options that would put figures read from the training rows into a DP
     release."""
+    if run.options.mode == "partial":
+        raise InputError(
+            "--mode partial releases real values in its kept columns, which no privacy budget covers; a DP release "
+            "is fully synthetic"
+        )
     if run.options.privacy_filter:
         raise InputError(
             "--privacy-filter reads the training rows to decide which rows to release, which voids the differential "

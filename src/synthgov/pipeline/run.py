@@ -50,6 +50,8 @@ class ReleaseOptions:
     overwrite: bool = False  # replace a non-empty folder at ``out`` that is not a synthgov release
     save_model: bool = False  # also save the fitted model (model.synthgov) in the release, covered by the signature
     privacy_filter: bool = False  # draw again (then drop) released rows unusually close to a training row
+    mode: str = "full"  # "partial": real rows, the ``replace`` columns drawn from the model, identifiers pseudonymised
+    replace: tuple[str, ...] | list[str] = ()
 
     @classmethod
     def of(cls, options: dict[str, Any]) -> ReleaseOptions:
@@ -83,6 +85,7 @@ class ReleaseRun:
     budget_key: str | None = None  # the source's privacy-budget ledger, while this run's reservation is open
     budget: dict[str, float] | None = None  # the source's spending with this release (DP releases)
     filtering: dict[str, Any] | None = None  # the privacy filter's section of the manifest, when it ran
+    partial: dict[str, Any] | None = None  # a partially synthetic release's columns (the manifest's section)
     workdir: Path | None = None  # the staging folder the release is built in, until it is swapped into place
     held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # the lock on the target folder
 

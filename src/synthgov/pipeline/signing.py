@@ -32,6 +32,9 @@ def sign_run(run: ReleaseRun) -> None:
         lineage=run.verdict.lineage(options.allow_synthetic) if run.verdict is not None else None,
         copies=run.copies,
     )
+    if run.partial is not None:
+        predicate["synthetic_category"] = "partially synthetic"
+        predicate["partial"] = run.partial
     if run.filtering is not None:
         predicate["privacy_filter"] = run.filtering
     if run.budget is not None:

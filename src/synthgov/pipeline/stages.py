@@ -90,6 +90,9 @@ def guard(run: ReleaseRun) -> None:
         from synthgov.capacity import check_rows_fit
 
         check_rows_fit(options.rows, run.table.shape[1])  # before any fitting
+    from synthgov.pipeline.partial import check as check_mode
+
+    check_mode(run)
     path = source if isinstance(source, (str, Path)) else None
     run.verdict = enforce(run.table, path, allow_synthetic=options.allow_synthetic, policy=options.policy)
     logger.info("guard: %s", run.verdict.describe())
@@ -115,6 +118,11 @@ def fit(run: ReleaseRun) -> None:
 
 def sample(run: ReleaseRun) -> None:
     options = run.options
+    if options.mode == "partial":
+        from synthgov.pipeline.partial import sample as sample_partial
+
+        run.partial = sample_partial(run)
+        return
     default = len(run.table) if run.table is not None else (run.model.spec_.rows or 1000)
     rows = options.rows or default
     run.data = run.model.sample(rows, conditions=options.conditions)

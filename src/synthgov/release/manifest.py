@@ -169,8 +169,7 @@ Synthetic data made by synthgov {p["code"]["version"]} with the `{p["generator"]
 (verify: `synthgov verify <this folder>`).
 
 ## Composition
-{p["release"]["rows"]:,} rows; {p["synthetic_category"]}. Every row was generated (identifiers are made fresh, personal
-data columns are filled with fake values, free text comes from a word model). {copies_sentence(p.get("copies"))}
+{p["release"]["rows"]:,} rows; {p["synthetic_category"]}. {_composition_line(p)} {copies_sentence(p.get("copies"))}
 {_filter_line(p.get("privacy_filter"))}
 
 | file | rows | sha256 |
@@ -193,6 +192,21 @@ Compute (measured; methods in the manifest's `compute.methods`): {_compute_line(
 Intended use: {p["use"]["intended_use"]}.
 {chr(10).join("- " + item for item in p["use"]["limitations"])}
 """
+
+
+def _composition_line(p: dict[str, Any]) -> str:
+    partial = p.get("partial")
+    if not partial:
+        return (
+            "Every row was generated (identifiers are made fresh, personal data columns are filled with fake values, "
+            "free text comes from a word model)."
+        )
+    listed = {key: ", ".join(partial[key]) or "none" for key in ("replaced", "pseudonymised", "kept")}
+    return (
+        f"Each row is a real row with these columns drawn from the model given its other values: {listed['replaced']}; "
+        f"direct identifiers replaced by keyed pseudonyms: {listed['pseudonymised']}; real values kept: "
+        f"{listed['kept']}."
+    )
 
 
 def _filter_line(section: dict[str, Any] | None) -> str:
