@@ -221,6 +221,8 @@ def test_the_dependence_survives_the_noise(table: pd.DataFrame, fitted: synthgov
 def test_conditions_hold_exactly_and_move_the_other_columns(fitted: synthgov.Synthesizer) -> None:
     high = fitted.sample(2000, seed=4, conditions={"x": 9, "flag": True})
     assert (high["x"] == 9).all() and high["flag"].all()
+    typed = fitted.sample(50, seed=4, conditions={"x": "9", "flag": "true", "group": "high"})  # as a CLI gives them
+    assert (typed["x"] == 9).all() and typed["flag"].all() and (typed["group"] == "high").all()
     low = fitted.sample(2000, seed=4, conditions={"x": 0})
     assert high["y"].mean() - low["y"].mean() > 6  # 9 in the data
     rows = pd.DataFrame({"group": ["low", "high"] * 50})

@@ -147,6 +147,8 @@ def _key(value: Any) -> Any:
     a numeric column 3.0); "03" stays apart from 3."""
     if isinstance(value, (bool, np.bool_)):
         return ("bool", bool(value))
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):  # a condition from the command line
+        return ("bool", value.strip().lower() == "true")
     if isinstance(value, (int, float, np.integer, np.floating)):
         number = float(value)
         return ("text", str(int(number)) if number.is_integer() else repr(number))
