@@ -264,3 +264,46 @@ def test_evaluate_shows_the_declared_guarantee_beside_the_measured_risks(
     assert run(["evaluate", str(data), str(folder / "synthetic.parquet"), "-H", str(holdout), "-o", str(report),
                 "--quick"]) == 0  # fmt: skip
     assert "does not verify" in " ".join(capsys.readouterr().out.split())
+
+
+FIT_KILLER = textwrap.dedent(
+    """
+    import functools, os, signal, sys
+    import synthgov.pipeline as pipeline
+    from synthgov.cli import run
+    from synthgov.pipeline import stages
+
+    data, schema, model, where = sys.argv[1:5]
+
+    def killer(stage):
+        @functools.wraps(stage)
+        def wrapper(run_):
+            if where == "before-save":
+                stage(run_)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return wrapper
+
+    if where == "before-save":
+        pipeline.MODEL_STAGES = tuple(killer(s) if s.__name__ == "fit" else s for s in pipeline.MODEL_STAGES)
+    else:
+        stages.settle = killer(stages.settle)  # the model file is written, the commit is not
+    run(["fit", data, "-g", "mst", "--epsilon", "1", "--schema", schema, "--model", model, "-p", "iterations=20"])
+    """
+)
+
+
+@pytest.mark.parametrize(("where", "written"), [("before-save", False), ("after-save", True)])
+def test_a_killed_fit_is_charged_exactly_when_its_model_file_exists(
+    home: Path, source: tuple[Path, Path], tmp_path, where: str, written: bool
+) -> None:
+    data, schema = source
+    model = tmp_path / "m.synthgov"
+    script = tmp_path / "fit_killer.py"
+    script.write_text(FIT_KILLER)
+    env = {**os.environ, "SYNTHGOV_HOME": str(home)}
+    done = subprocess.run([sys.executable, str(script), str(data), str(schema), str(model), where], env=env,
+                          capture_output=True)  # fmt: skip
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    assert model.is_file() == written
+    [charge] = budget.charges(budget.source_key(pd.read_csv(data)))
+    assert charge.status == ("committed" if written else "void")

@@ -185,6 +185,7 @@ def fit_command(
             allow_synthetic=allow_synthetic,
             policy=policy,
             params=with_privacy(generator, parse_params(generator, param), epsilon, delta),
+            model_path=model_path,
         )
         run = ReleaseRun(source, options, release_id=str(uuid.uuid4()))
         try:

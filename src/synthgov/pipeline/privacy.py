@@ -10,6 +10,7 @@ training rows, and what DP mode does with it, is :data:`SWITCHED_OFF`.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from synthgov.errors import InputError
@@ -98,8 +99,9 @@ def charge(run: ReleaseRun) -> None:
         epsilon=float(model.epsilon),
         delta=float(model.delta),
         lines=lines,
-        target=run.target,
+        target=run.target or (Path(options.model_path) if options.model_path is not None else None),
         cap=cap,
+        target_kind="release folder" if run.target is not None or options.model_path is None else "model",
     )
 
 

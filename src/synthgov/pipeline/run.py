@@ -52,6 +52,7 @@ class ReleaseOptions:
     privacy_filter: bool = False  # draw again (then drop) released rows unusually close to a training row
     mode: str = "full"  # "partial": real rows, the ``replace`` columns drawn from the model, identifiers pseudonymised
     replace: tuple[str, ...] | list[str] = ()
+    model_path: str | Path | None = None  # where `synthgov fit` writes the model (a DP model's charge names it)
 
     @classmethod
     def of(cls, options: dict[str, Any]) -> ReleaseOptions:

@@ -10,7 +10,8 @@ its rows or columns in another order, is the same source. Each line is one event
 ``void``     written when the release failed before it was published (nothing left the machine).
 
 A reservation whose process died without either is settled on the next read: its target folder's lock is free
-and the folder holds that release's manifest (``commit``) or not (``void``). Releases compose in zCDP: the
+and the folder holds that release's manifest (``commit``) or not (``void``); for ``synthgov fit``, whether the
+model file was written after the reservation. Releases compose in zCDP: the
 source's spent rho is the sum of its committed and pending releases' rho; its epsilon is stated at the cap's
 delta. The cap (``max_epsilon``, with ``budget_delta``, in the policy file) is checked under an exclusive lock on
 the source's file, so two runs cannot both take the last of a budget.
@@ -22,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -167,6 +169,11 @@ def _outcome(event: dict[str, Any]) -> str | None:
     if target is None:  # an in-memory release: its rows were handed over only after its commit
         return None if _alive(event.get("pid")) else "void"
     target_path = Path(target)
+    if event.get("target_kind") == "model":  # `synthgov fit`: the model file is the release
+        if _alive(event.get("pid")):
+            return None
+        written = target_path.is_file() and target_path.stat().st_mtime >= float(event.get("unix_time", 0)) - 1
+        return "commit" if written else "void"
     from synthgov.errors import SynthgovError
     from synthgov.locks import exclusive
 
@@ -218,6 +225,7 @@ def reserve(
     lines: list[dict[str, Any]],
     target: Path | None,
     cap: Cap | None,
+    target_kind: str = "release folder",
 ) -> dict[str, float]:
     """Write the reservation of a release before it reads the data, or raise :class:`BudgetError` when it would
     take the source past ``cap``. Returns the source's spending with this release."""
@@ -247,6 +255,8 @@ def reserve(
                 "lines": lines,
                 "accountant": ACCOUNTANT,
                 "target": str(target.resolve()) if target is not None else None,
+                "target_kind": target_kind,
+                "unix_time": time.time(),
                 "pid": os.getpid(),
             },
         )
