@@ -152,6 +152,15 @@ def test_the_cap_refuses_the_release_that_would_exceed_it(home: Path, source: tu
     assert "spent epsilon" in shown and len(re.findall(r"committed\s*│", shown)) == 6
 
 
+def killed(script: str, args: list, home: Path, folder: Path) -> None:
+    """Run ``script`` with ``args`` in a fresh interpreter that kills itself (SIGKILL) where it says."""
+    path = folder / "killer.py"
+    path.write_text(script)
+    env = {**os.environ, "SYNTHGOV_HOME": str(home)}
+    done = subprocess.run([sys.executable, str(path), *map(str, args)], env=env, capture_output=True)
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+
+
 KILLER = textwrap.dedent(
     """
     import functools, os, signal, sys
@@ -195,13 +204,7 @@ def test_a_release_killed_at_any_stage_leaves_the_ledger_consistent(
 ) -> None:
     data, schema = source
     folder = tmp_path / "release"
-    script = tmp_path / "killer.py"
-    script.write_text(KILLER)
-    env = {**os.environ, "SYNTHGOV_HOME": str(home)}
-    done = subprocess.run(
-        [sys.executable, str(script), str(data), str(schema), str(folder), where], env=env, capture_output=True
-    )
-    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    killed(KILLER, [data, schema, folder, where], home, tmp_path)
     assert (folder / "manifest.json").is_file() == published
     charges = budget.charges(budget.source_key(pd.read_csv(data)))  # another process: settles the reservation
     assert len(charges) == 1
@@ -298,12 +301,7 @@ def test_a_killed_fit_is_charged_exactly_when_its_model_file_exists(
 ) -> None:
     data, schema = source
     model = tmp_path / "m.synthgov"
-    script = tmp_path / "fit_killer.py"
-    script.write_text(FIT_KILLER)
-    env = {**os.environ, "SYNTHGOV_HOME": str(home)}
-    done = subprocess.run([sys.executable, str(script), str(data), str(schema), str(model), where], env=env,
-                          capture_output=True)  # fmt: skip
-    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    killed(FIT_KILLER, [data, schema, model, where], home, tmp_path)
     assert model.is_file() == written
     [charge] = budget.charges(budget.source_key(pd.read_csv(data)))
     assert charge.status == ("committed" if written else "void")

@@ -33,6 +33,7 @@ import pandas as pd
 from synthgov import progress
 from synthgov.errors import InputError
 from synthgov.generators.base import Synthesizer, check_rows, new_seed
+from synthgov.generators.conditions import condition_frame
 from synthgov.generators.tree_model import Measurement, TreeModel, estimate
 from synthgov.privacy.accounting import ACCOUNTANT, cdp_rho, check_epsilon_delta
 from synthgov.privacy.domains import DOMAIN_SOURCE, ColumnDomain, table_domains
@@ -226,17 +227,8 @@ class MSTSynthesizer(Synthesizer):
     def _condition_frame(self, conditions: Any, n: int) -> pd.DataFrame | None:
         if conditions is None or (isinstance(conditions, dict) and not conditions):
             return None
-        if isinstance(conditions, pd.DataFrame):
-            frame = conditions.reset_index(drop=True)
-            if len(frame) != n:
-                raise InputError(f"conditions have {len(frame)} rows but {n} rows were requested")
-        elif isinstance(conditions, dict):
-            frame = pd.DataFrame({k: [v] * n for k, v in conditions.items()}, index=range(n))
-        else:
-            raise InputError("conditions must be a mapping {column: value} or a DataFrame")
+        frame = condition_frame(conditions, n, self.schema_.names)
         for name in frame.columns:
-            if name not in self.schema_:
-                raise InputError(f"unknown column in condition: '{name}' (columns: {', '.join(self.schema_.names)})")
             for value in pd.unique(frame[name].astype(object)):
                 self.domains_[name].code_of(value)  # raises for a value outside the declared domain
         return frame

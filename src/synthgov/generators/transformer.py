@@ -97,18 +97,11 @@ class TableTransformer:
     def condition_frame(self, conditions: Any, n: int) -> pd.DataFrame:
         """Normalise ``conditions`` (a mapping column -> value, or a DataFrame of n rows) and check every column
         and value against what was learned. Raises :class:`InputError` for unknown columns or values."""
+        from synthgov.generators.conditions import condition_frame
+
         assert self.schema is not None
-        if isinstance(conditions, pd.DataFrame):
-            frame = conditions.reset_index(drop=True)
-            if len(frame) != n:
-                raise InputError(f"conditions have {len(frame)} rows but {n} rows were requested")
-        elif isinstance(conditions, dict):
-            frame = pd.DataFrame({k: [v] * n for k, v in conditions.items()}, index=range(n))
-        else:
-            raise InputError("conditions must be a mapping {column: value} or a DataFrame")
+        frame = condition_frame(conditions, n, self.schema.names)
         for name in frame.columns:
-            if name not in self.schema:
-                raise InputError(f"unknown column in condition: '{name}' (columns: {', '.join(self.schema.names)})")
             col = self.schema[name]
             if col.kind == "id":
                 raise InputError(f"cannot condition on identifier column '{name}': ids are generated fresh")
