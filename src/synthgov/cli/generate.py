@@ -63,8 +63,12 @@ def generate_command(
         help="Replace a non-empty --out folder that is not a release (its files are lost).",
     ),
     mode: str = typer.Option(
-        "full", "--mode", help="full: every row generated; partial: real rows with the --replace columns generated."
+        "full",
+        "--mode",
+        help="full: every row generated; partial: real rows, the --replace columns generated; hybrid: real and "
+        "generated rows mixed (--real-share).",
     ),
+    real_share: float = typer.Option(None, "--real-share", help="With --mode hybrid: the share of real rows."),
     replace: list[str] = typer.Option(
         None, "--replace", help="With --mode partial: a column to replace (repeatable).", metavar="COLUMN"
     ),
@@ -133,6 +137,7 @@ def generate_command(
             privacy_filter=privacy_filter,
             mode=mode,
             replace=tuple(replace or ()),
+            real_share=real_share,
         )
     _report(release)
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MODES = ("full", "partial")
+MODES = ("full", "partial", "hybrid")
 METHOD = (
     "each row keeps its real values in the kept columns; the replaced columns are drawn from the generator "
     "conditioned on that row's kept values; direct identifiers are HMAC-SHA256 pseudonyms under a key derived from "
@@ -40,7 +40,7 @@ def check(run: ReleaseRun) -> None:
     options = run.options
     if options.mode not in MODES:
         raise InputError(f"--mode must be one of {', '.join(MODES)}, got {options.mode!r}")
-    if options.mode == "full":
+    if options.mode != "partial":
         if options.replace:
             raise InputError("--replace names the columns of a partially synthetic release: add --mode partial")
         return

@@ -49,10 +49,10 @@ def is_private(generator: str) -> bool:
 def check_options(run: ReleaseRun) -> None:
     """Refuse, before any work, the options that would put figures read from the training rows into a DP
     release."""
-    if run.options.mode == "partial":
+    if run.options.mode in ("partial", "hybrid"):
         raise InputError(
-            "--mode partial releases real values in its kept columns, which no privacy budget covers; a DP release "
-            "is fully synthetic"
+            f"--mode {run.options.mode} releases real values, which no privacy budget covers; a DP release is fully "
+            "synthetic"
         )
     if run.options.privacy_filter:
         raise InputError(

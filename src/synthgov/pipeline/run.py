@@ -52,6 +52,7 @@ class ReleaseOptions:
     privacy_filter: bool = False  # draw again (then drop) released rows unusually close to a training row
     mode: str = "full"  # "partial": real rows, the ``replace`` columns drawn from the model, identifiers pseudonymised
     replace: tuple[str, ...] | list[str] = ()
+    real_share: float | None = None  # --mode hybrid: the share of released rows that are real rows
     model_path: str | Path | None = None  # where `synthgov fit` writes the model (a DP model's charge names it)
 
     @classmethod
@@ -87,6 +88,8 @@ class ReleaseRun:
     budget: dict[str, float] | None = None  # the source's spending with this release (DP releases)
     filtering: dict[str, Any] | None = None  # the privacy filter's section of the manifest, when it ran
     partial: dict[str, Any] | None = None  # a partially synthetic release's columns (the manifest's section)
+    hybrid: dict[str, Any] | None = None  # a hybrid release's ratio (the manifest's section)
+    real_rows: Any = None  # a hybrid release: the boolean mask of its real rows (never written anywhere)
     workdir: Path | None = None  # the staging folder the release is built in, until it is swapped into place
     held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # the lock on the target folder
 

@@ -35,6 +35,9 @@ def sign_run(run: ReleaseRun) -> None:
     if run.partial is not None:
         predicate["synthetic_category"] = "partially synthetic"
         predicate["partial"] = run.partial
+    if run.hybrid is not None:
+        predicate["synthetic_category"] = "hybrid (real and synthetic rows)"
+        predicate["hybrid"] = run.hybrid
     if run.filtering is not None:
         predicate["privacy_filter"] = run.filtering
     if run.budget is not None:

@@ -90,9 +90,10 @@ def guard(run: ReleaseRun) -> None:
         from synthgov.capacity import check_rows_fit
 
         check_rows_fit(options.rows, run.table.shape[1])  # before any fitting
-    from synthgov.pipeline.partial import check as check_mode
+    from synthgov.pipeline import hybrid, partial
 
-    check_mode(run)
+    partial.check(run)
+    hybrid.check(run)
     path = source if isinstance(source, (str, Path)) else None
     run.verdict = enforce(run.table, path, allow_synthetic=options.allow_synthetic, policy=options.policy)
     logger.info("guard: %s", run.verdict.describe())
@@ -123,6 +124,11 @@ def sample(run: ReleaseRun) -> None:
 
         run.partial = sample_partial(run)
         return
+    if options.mode == "hybrid":
+        from synthgov.pipeline.hybrid import sample as sample_hybrid
+
+        run.hybrid = sample_hybrid(run)
+        return
     default = len(run.table) if run.table is not None else (run.model.spec_.rows or 1000)
     rows = options.rows or default
     run.data = run.model.sample(rows, conditions=options.conditions)
@@ -152,6 +158,10 @@ def measure(run: ReleaseRun) -> None:
 
     if run.budget is not None:
         run.copies = {"measured": False, "note": NOT_MEASURED}
+    elif run.real_rows is not None:  # a hybrid release: the generated rows are measured, the real ones declared
+        generated = run.data.loc[~run.real_rows]
+        run.copies = measure_copies(run.table, generated, run.options.holdout, run.model.schema_, run.options.seed)
+        run.copies["declared_real_rows"] = int(run.real_rows.sum())
     elif run.table is not None:
         run.copies = measure_copies(run.table, run.data, run.options.holdout, run.model.schema_, run.options.seed)
 

@@ -195,7 +195,14 @@ Intended use: {p["use"]["intended_use"]}.
 
 
 def _composition_line(p: dict[str, Any]) -> str:
-    partial = p.get("partial")
+    partial, hybrid = p.get("partial"), p.get("hybrid")
+    if hybrid:
+        return (
+            f"{hybrid['real_rows']:,} rows ({hybrid['real_share']:.2%}) are real rows of the source table, "
+            f"{hybrid['synthetic_rows']:,} were generated; which are which is known only to the key holder "
+            f"(identifier, personal-data and text columns of the real rows were generated too; the watermark, when "
+            f"embedded, is in every row)."
+        )
     if not partial:
         return (
             "Every row was generated (identifiers are made fresh, personal data columns are filled with fake values, "
