@@ -8,25 +8,34 @@ conditional table (tables larger than twice the number of rows are not considere
 rows). Sampling is ancestral; a number is drawn inside its bin through the column's exact marginal, so every
 marginal is reproduced exactly in expectation.
 
-Differential privacy later plugs in at two seams, as in PrivBayes: ``_score`` (exponential mechanism over
-candidate (column, parents) pairs) and ``_counts`` (Laplace noise on the tables the conditionals come from).
+With ``epsilon`` it is PrivBayes, differentially private (:mod:`synthgov.generators.privbayes`): no shared
+transformer (it learns exact marginals), public domains from the schema, noisy structure and tables.
 Conditions use likelihood weighting with importance resampling: never a rejection loop.
 """
 
 from __future__ import annotations
 
+import time
 from itertools import combinations
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 
 from synthgov import progress
 from synthgov.errors import InputError
-from synthgov.generators.base import Intervals, TabularSynthesizer
+from synthgov.generators import privbayes
+from synthgov.generators.base import Intervals, TabularSynthesizer, check_rows, new_seed
 from synthgov.generators.discretise import numeric_tokens
 from synthgov.generators.marginals import CategoricalMarginal
 from synthgov.generators.transformer import category_intervals, codes_from_uniform
+from synthgov.privacy.accounting import ACCOUNTANT
+from synthgov.privacy.cells import dp_schema
+from synthgov.privacy.domains import DOMAIN_SOURCE, table_domains
+from synthgov.privacy.sampling import sample_frame
+from synthgov.table.io import TableLike, read_table
+from synthgov.table.schema import Schema
 
 
 class BayesianNetworkSynthesizer(TabularSynthesizer):
@@ -44,6 +53,9 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
         Largest conditional table allowed (child values x parent configurations).
     oversample:
         Candidate draws per requested row for conditional sampling (importance resampling).
+    epsilon, delta:
+        With ``epsilon``: PrivBayes, (epsilon, delta)-DP in zCDP (needs a schema with public domains; ``bins`` then
+        bounds a number's groups).
     """
 
     name = "bayesnet"
@@ -56,12 +68,134 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
         bins: int = 20,
         max_table_cells: int = 100_000,
         oversample: int = 4,
+        epsilon: float | None = None,
+        delta: float = 1e-5,
     ) -> None:
         super().__init__(seed=seed)
         self.degree = degree
         self.bins = bins
         self.max_table_cells = max_table_cells
         self.oversample = oversample
+        self.epsilon = epsilon
+        self.delta = delta
+
+    # -- the private mode (PrivBayes) -------------------------------------------------------------
+    @property
+    def is_private(self) -> bool:
+        return self.epsilon is not None
+
+    def budget_lines(self, columns: int) -> list[dict[str, Any]]:
+        """The itemised zCDP budget of a private fit on ``columns`` columns."""
+        if not self.is_private:
+            raise InputError("bayesnet is differentially private only with epsilon (PrivBayes mode)")
+        return privbayes.budget_lines(self.epsilon, self.delta, columns)  # type: ignore[arg-type]
+
+    def _check_params(self, rows: int) -> None:
+        privbayes.check_params(self.epsilon, self.delta, rows)
+        if not (isinstance(self.degree, int) and not isinstance(self.degree, bool) and self.degree >= 0):
+            raise InputError(f"degree must be a non-negative integer, got {self.degree!r}")
+        if not (isinstance(self.bins, int) and not isinstance(self.bins, bool) and self.bins >= 2):
+            raise InputError(f"bins must be an integer >= 2, got {self.bins!r}")
+
+    def privacy(self) -> dict[str, Any]:
+        self._check_fitted()
+        if not hasattr(self, "private_"):
+            return {"mechanism": "none", "epsilon": None, "delta": None}
+        return {
+            "epsilon": float(self.epsilon),  # type: ignore[arg-type]
+            "delta": float(self.delta),
+            "rho": float(sum(line["rho"] for line in self.budget_lines_)),
+            "accountant": ACCOUNTANT,
+            "mechanism": privbayes.MECHANISM,
+            "lines": self.budget_lines_,
+            "domains": {name: DOMAIN_SOURCE for name in self.domains_},
+            "neighbours": "add or remove one row",
+        }
+
+    def fit(self, table: TableLike, schema: Schema | str | Path | None = None) -> Self:
+        if not self.is_private:
+            return super().fit(table, schema)
+        self._forget_fit()
+        try:
+            self._fit_private(table, schema)
+        except BaseException:
+            self._forget_fit()
+            raise
+        return self
+
+    def _fit_private(self, table: TableLike, schema: Schema | str | Path | None) -> None:
+        started = time.perf_counter()
+        frame = read_table(table)
+        schema_ = dp_schema(frame, schema)
+        self._check_params(len(frame))
+        self.seed_ = self.seed if self.seed is not None else new_seed()
+        rng = np.random.default_rng([self.seed_, 0])
+        model, one, lines = privbayes.fit(
+            frame,
+            table_domains(schema_),
+            epsilon=self.epsilon,  # type: ignore[arg-type]
+            delta=self.delta,
+            degree=self.degree,
+            bins=self.bins,
+            rng=rng,
+        )
+        self.schema_ = schema_
+        self.domains_ = one.domains
+        self.private_ = model
+        self.total_ = float(one.total)
+        self.budget_lines_ = lines
+        self._unseeded_calls = 0
+        self.fit_seconds_ = time.perf_counter() - started
+
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        conditions: Any = None,
+        rebalance: dict[str, dict[Any, float]] | None = None,
+    ) -> pd.DataFrame:
+        if not hasattr(self, "private_"):
+            return super().sample(n, seed=seed, conditions=conditions, rebalance=rebalance)
+        if rebalance:
+            raise InputError("rebalance is not available in the private mode (it would need the exact shares)")
+        n = check_rows(n, len(self.schema_.names))
+        rng = self._sample_rng(seed)
+        model = self.private_
+
+        def draw_groups(rows: int, generator: np.random.Generator, evidence: dict[int, int]) -> np.ndarray:
+            return model.sample_groups(rows, generator, evidence, max(int(self.oversample), 1))
+
+        with progress.step(f"generate: {n:,} rows", total=n) as advance:
+            frame = sample_frame(
+                n, rng, conditions, self.schema_, self.domains_, model.groups, model.within, draw_groups
+            )
+            advance(n)
+        return frame
+
+    def _state(self) -> dict[str, Any]:
+        if not hasattr(self, "private_"):
+            return super()._state()
+        return {
+            "seed_": self.seed_,
+            "fit_seconds_": self.fit_seconds_,
+            "total_": self.total_,
+            "schema": self.schema_.to_dict(),
+            "budget_lines": self.budget_lines_,
+            "private": self.private_.to_state(),
+        }
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        if "private" not in state:
+            super()._set_state(state)
+            return
+        self.schema_ = Schema.from_dict(state["schema"])
+        self.domains_ = table_domains(self.schema_)
+        self.private_ = privbayes.PrivBayesModel.from_state(state["private"])
+        self.budget_lines_ = [dict(line) for line in state["budget_lines"]]
+        self.total_ = float(state["total_"])
+        self.fit_seconds_ = float(state["fit_seconds_"])
+        self.seed_ = int(state["seed_"])
+        self._unseeded_calls = 0
 
     # -- fit -------------------------------------------------------------------------------------
     def _fit_model(self, frame: pd.DataFrame, rng: np.random.Generator) -> None:

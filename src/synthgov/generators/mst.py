@@ -33,19 +33,18 @@ import pandas as pd
 from synthgov import progress
 from synthgov.errors import InputError
 from synthgov.generators.base import Synthesizer, check_rows, new_seed
-from synthgov.generators.conditions import condition_frame
 from synthgov.generators.tree_model import Measurement, TreeModel, estimate
 from synthgov.privacy.accounting import ACCOUNTANT, cdp_rho, check_epsilon_delta
-from synthgov.privacy.domains import DOMAIN_SOURCE, ColumnDomain, table_domains
+from synthgov.privacy.cells import dp_schema, measure_one_way
+from synthgov.privacy.domains import DOMAIN_SOURCE, table_domains
 from synthgov.privacy.mechanisms import exponential_choice, gaussian_counts, sigma_for
+from synthgov.privacy.sampling import sample_frame
 from synthgov.table.io import TableLike, read_table
 from synthgov.table.schema import Schema
 
 logger = logging.getLogger(__name__)
 
 MECHANISM = "MST (McKenna et al. 2021): Gaussian one- and two-way marginals, exponential-mechanism tree selection"
-RARE_SIGMAS = 3.0  # cells below this many noise sds are compressed (MST's domain compression)
-KEEP_SIGMAS = 2.0  # fine cells below this many noise sds get no weight inside their group (unless all do)
 
 
 class MSTSynthesizer(Synthesizer):
@@ -79,6 +78,8 @@ class MSTSynthesizer(Synthesizer):
         self.delta = delta
         self.bins = bins
         self.iterations = iterations
+
+    is_private = True  # every fit is differentially private
 
     # -- the budget -----------------------------------------------------------------------------------
     def budget_lines(self, columns: int) -> list[dict[str, Any]]:
@@ -130,43 +131,22 @@ class MSTSynthesizer(Synthesizer):
     def _fit(self, table: TableLike, schema: Schema | str | Path | None) -> None:
         started = time.perf_counter()
         frame = read_table(table)
-        if schema is None:
-            raise InputError(
-                "a DP generator needs a schema whose domains are declared public (inferring one would read the data "
-                "outside the budget): synthgov schema TABLE --domains, check it, then pass it with --schema"
-            )
-        schema_ = schema if isinstance(schema, Schema) else Schema.load(schema)
-        schema_.check_against(list(frame.columns))
+        schema_ = dp_schema(frame, schema)
         self._check_params(len(frame))
-        domains = table_domains(schema_)
         names = schema_.names
-        d = len(names)
-        lines = self.budget_lines(d)
+        lines = self.budget_lines(len(names))
         self.seed_ = self.seed if self.seed is not None else new_seed()
         rng = np.random.default_rng([self.seed_, 0])
         with progress.step("measure: one-way marginals (Gaussian noise)"):
-            fine_codes = [domains[name].encode(frame[name]) for name in names]
-            sigma1 = sigma_for(d, lines[0]["rho"])
-            noisy = [
-                gaussian_counts(np.bincount(c, minlength=domains[n].size), sigma1, rng)
-                for c, n in zip(fine_codes, names, strict=True)
-            ]
-            total = _total(noisy, sigma1)
-            groups = [_groups(domains[n], y, sigma1, total, self.bins) for n, y in zip(names, noisy, strict=True)]
-            within = [_within(domains[n], g, y, sigma1) for n, g, y in zip(names, groups, noisy, strict=True)]
-            codes = [g[c] for g, c in zip(groups, fine_codes, strict=True)]
-            sizes = [int(g.max()) + 1 for g in groups]
-            measurements = [
-                Measurement((i,), np.bincount(g, weights=y, minlength=sizes[i]), 1.0 / (sigma1**2 * np.bincount(g)))
-                for i, (g, y) in enumerate(zip(groups, noisy, strict=True))
-            ]
+            one = measure_one_way(frame, table_domains(schema_), lines[0]["rho"], self.bins, rng)
+            measurements = [Measurement((i,), one.counts[i], 1.0 / one.variances[i]) for i in range(len(names))]
         self.schema_ = schema_
-        self.domains_ = domains
-        self.groups_ = groups
-        self.within_ = within
-        self.total_ = float(total)
+        self.domains_ = one.domains
+        self.groups_ = one.groups
+        self.within_ = one.within
+        self.total_ = float(one.total)
         self.budget_lines_ = lines
-        self.tree_ = self._select_and_estimate(codes, sizes, measurements, rng)
+        self.tree_ = self._select_and_estimate(one.codes, one.sizes, measurements, rng)
         self._unseeded_calls = 0
         self.fit_seconds_ = time.perf_counter() - started
 
@@ -197,69 +177,16 @@ class MSTSynthesizer(Synthesizer):
         self._check_fitted()
         n = check_rows(n, len(self.schema_.names))
         rng = self._sample_rng(seed)
-        names = self.schema_.names
         with progress.step(f"generate: {n:,} rows", total=n) as advance:
-            cond = self._condition_frame(conditions, n)
-            cells = np.empty((n, len(names)), dtype=np.int64)
-            if cond is None:
-                cells[:] = self._draw_cells(n, rng, {})
-            else:
-                keys = cond.astype(object).where(cond.notna(), None)
-                for _, rows in keys.groupby(list(cond.columns), sort=False, dropna=False).indices.items():
-                    first = int(rows[0])
-                    fixed = {name: cond[name].iloc[first] for name in cond.columns}
-                    cells[rows] = self._draw_cells(len(rows), rng, fixed)
-            frame = pd.DataFrame(index=range(n))
-            for j, name in enumerate(names):
-                values = self.domains_[name].decode(cells[:, j], rng)
-                if cond is not None and name in cond.columns and self.domains_[name].kind == "numeric":
-                    given = pd.to_numeric(cond[name], errors="coerce").to_numpy(dtype=np.float64)
-                    values = np.where(np.isnan(given), values, given)  # the exact value asked for
-                frame[name] = self._restore(name, values)
+            frame = sample_frame(
+                n, rng, conditions, self.schema_, self.domains_, self.groups_, self.within_, self._draw_groups
+            )
             advance(n)
         return frame
 
-    def _restore(self, name: str, values: np.ndarray) -> Any:
-        from synthgov.generators.transformer import TableTransformer
-
-        return TableTransformer.restore(self.schema_[name], values)
-
-    def _condition_frame(self, conditions: Any, n: int) -> pd.DataFrame | None:
-        if conditions is None or (isinstance(conditions, dict) and not conditions):
-            return None
-        frame = condition_frame(conditions, n, self.schema_.names)
-        for name in frame.columns:
-            for value in pd.unique(frame[name].astype(object)):
-                self.domains_[name].code_of(value)  # raises for a value outside the declared domain
-        return frame
-
-    def _draw_cells(self, n: int, rng: np.random.Generator, fixed: dict[str, Any]) -> np.ndarray:
-        """``n`` rows of fine cells, the columns in ``fixed`` held at their value's cell."""
-        names = self.schema_.names
-        evidence, pinned = {}, {}
-        for name, value in fixed.items():
-            j = names.index(name)
-            cell = self.domains_[name].code_of(value)
-            group = int(self.groups_[j][cell])
-            evidence[j] = np.arange(self.tree_.sizes[j]) == group
-            pinned[j] = cell
-        try:
-            coarse = self.tree_.sample(n, rng, evidence)
-        except ValueError:
-            shown = ", ".join(f"{k}={v!r}" for k, v in fixed.items())
-            raise InputError(f"the model gives the condition {shown} no probability") from None
-        out = np.empty_like(coarse)
-        for j in range(len(names)):
-            if j in pinned:
-                out[:, j] = pinned[j]
-                continue
-            within, groups = self.within_[j], self.groups_[j]
-            for group in np.unique(coarse[:, j]):
-                at = np.flatnonzero(coarse[:, j] == group)
-                cells = np.flatnonzero(groups == group)
-                p = within[cells] / within[cells].sum()
-                out[at, j] = cells[rng.choice(cells.size, size=at.size, p=p)]
-        return out
+    def _draw_groups(self, n: int, rng: np.random.Generator, evidence: dict[int, int]) -> np.ndarray:
+        masks = {j: np.arange(self.tree_.sizes[j]) == group for j, group in evidence.items()}
+        return self.tree_.sample(n, rng, masks)
 
     # -- persistence ----------------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
@@ -300,72 +227,7 @@ class MSTSynthesizer(Synthesizer):
         self._unseeded_calls = 0
 
 
-# -- the steps of the fit (post-processing of noisy counts, and the selection) --------------------------------
-def _total(noisy: list[np.ndarray], sigma: float) -> float:
-    """The number of rows as the inverse-variance weighted mean of the noisy tables' sums (at least 1)."""
-    sums = np.array([y.sum() for y in noisy])
-    weights = np.array([1.0 / (y.size * sigma**2) for y in noisy])
-    return float(max(1.0, np.sum(sums * weights) / weights.sum()))
-
-
-def _groups(domain: ColumnDomain, noisy: np.ndarray, sigma: float, total: float, bins: int) -> np.ndarray:
-    """The model group of each fine cell, from the noisy counts alone."""
-    threshold = RARE_SIGMAS * sigma
-    groups = np.empty(domain.size, dtype=np.int64)
-    if domain.kind != "numeric":
-        kept = np.flatnonzero(noisy >= threshold)
-        groups[:] = -1
-        groups[kept] = np.arange(kept.size)
-        rare = groups < 0
-        rare[domain.missing] = False
-        if rare.any():
-            groups[rare] = kept.size  # one group for every cell below the threshold (MST's compression)
-        if groups[domain.missing] < 0:  # too few missing values to model: never drawn (see _within)
-            if rare.any():
-                groups[domain.missing] = kept.size
-            else:
-                groups[domain.missing] = int(np.argmax(noisy[kept])) if kept.size else 0
-                groups[groups < 0] = 0
-        return groups
-    values = domain.missing  # the non-missing cells come first, in order
-    mass = np.maximum(noisy[:values], 0.0)
-    count = int(max(1, min(bins, np.floor(mass.sum() / max(threshold, 1e-9)))))
-    heavy = np.flatnonzero(noisy[:values] >= threshold)
-    if 0 < heavy.size <= count:
-        # few enough well-measured cells (a small integer domain such as a grade): one group each, every light
-        # cell joining the nearest heavy cell, so no group mixes two values the model could tell apart
-        nearest = np.abs(np.arange(values)[:, None] - heavy[None, :]).argmin(axis=1)
-        groups[:values] = nearest
-    elif mass.sum() <= 0:
-        groups[:values] = 0
-    else:
-        share = (np.cumsum(mass) - mass / 2) / mass.sum()
-        raw = np.minimum((share * count).astype(np.int64), count - 1)
-        groups[:values] = np.unique(raw, return_inverse=True)[1]
-    top = int(groups[:values].max()) + 1
-    if noisy[domain.missing] >= threshold:
-        groups[domain.missing] = top
-    else:  # too few missing values to model: they join the largest group (and are drawn by their noisy weight)
-        largest = np.bincount(groups[:values], weights=mass).argmax() if mass.sum() > 0 else 0
-        groups[domain.missing] = largest
-    return groups
-
-
-def _within(domain: ColumnDomain, groups: np.ndarray, noisy: np.ndarray, sigma: float) -> np.ndarray:
-    """Weights of the fine cells inside their group: the clipped noisy counts; for the range cells of a number
-    (mostly empty cells in a long tail), cells below ``KEEP_SIGMAS`` sigma are dropped, and the missing cell below
-    ``RARE_SIGMAS`` sigma, unless a group would be left with none (then the clipped counts, then uniform)."""
-    clipped = np.maximum(noisy, 0.0)
-    weights = np.where(noisy >= KEEP_SIGMAS * sigma, noisy, 0.0) if domain.edges is not None else clipped.copy()
-    if noisy[domain.missing] < RARE_SIGMAS * sigma:
-        weights[domain.missing] = 0.0  # too few missing values to tell from none: none (keeps a column's dtype)
-    for group in np.unique(groups):
-        cells = groups == group
-        if weights[cells].sum() <= 0:
-            weights[cells] = clipped[cells] if clipped[cells].sum() > 0 else 1.0
-    return weights
-
-
+# -- MST's selection and the tree's orientation ------------------------------------------------------------
 def _select(
     codes: list[np.ndarray],
     sizes: list[int],

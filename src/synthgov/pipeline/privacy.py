@@ -1,6 +1,7 @@
 """The charge and settle stages' work for differentially private releases, and what DP mode switches off.
 
-A release is DP when its generator has a budget (``budget_lines``, e.g. ``mst``). Before the generator reads
+A release is DP when its generator is private with its parameters (``is_private``: ``mst``, ``bayesnet`` with
+``epsilon``). Before the generator reads
 the data, ``charge`` checks the options that would read training rows outside the budget, then reserves the
 itemised cost in the source's ledger (:mod:`synthgov.privacy.budget`) under the policy's cap; ``settle`` commits
 it once the release is in place, and a run that fails voids it. What the shared release pipeline reads from the
@@ -42,8 +43,11 @@ NOT_MEASURED = (
 )
 
 
-def is_private(generator: str) -> bool:
-    return hasattr(registry.get(generator), "budget_lines")
+def is_private(generator: str, params: dict[str, Any] | None) -> bool:
+    """Whether this generator with these parameters makes a DP release (``mst``; ``bayesnet`` with epsilon)."""
+    if not hasattr(registry.get(generator), "budget_lines"):
+        return False
+    return bool(getattr(registry.synthesizer(generator, **(params or {})), "is_private", False))
 
 
 def check_options(run: ReleaseRun) -> None:

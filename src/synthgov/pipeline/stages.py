@@ -105,7 +105,7 @@ def charge(run: ReleaseRun) -> None:
     from synthgov.pipeline.privacy import charge as reserve
     from synthgov.pipeline.privacy import is_private
 
-    if run.generator != "rules" and is_private(run.generator):
+    if run.generator != "rules" and is_private(run.generator, run.options.params):
         reserve(run)
 
 
