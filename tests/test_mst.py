@@ -269,3 +269,19 @@ def test_rare_categories_are_compressed_not_revealed() -> None:
     model = synthgov.synthesizer("mst", epsilon=1.0, delta=1e-6, seed=0).fit(frame, schema)
     assert model.groups_[0][2] == model.groups_[0][3]  # "rare" and "never" share one model group
     assert model.tree_.sizes[0] == 3  # a, b, and the pooled rare cells
+
+
+def test_the_statement_says_what_the_noise_cost(table: pd.DataFrame, fitted: synthgov.Synthesizer) -> None:
+    """The noise sd per count follows from epsilon and the number of columns alone (computed here from the paper's
+    formulas); the merged cells are read from the model's groups."""
+    loss = fitted.privacy()["loss"]
+    rho = cdp_rho(1.0, 1e-6)
+    assert loss["noise_sd_rows"]["one-way marginals"] == pytest.approx(np.sqrt(3 * 5 / (2 * rho)))
+    assert loss["noise_sd_rows"]["two-way marginals"] == pytest.approx(np.sqrt(3 * 4 / (2 * rho)))
+    assert loss["columns"]["group"] == {"cells": 3, "model_groups": 3, "cells_merged": 0}  # 3 well-filled categories
+    assert loss["columns"]["x"]["cells"] == 10  # integers 0..9 declared
+    coarse = synthgov.synthesizer("mst", epsilon=0.05, delta=1e-6, seed=0, iterations=50)
+    coarse.fit(table, public_schema(table))
+    assert sum(c["cells_merged"] for c in coarse.privacy()["loss"]["columns"].values()) > sum(
+        c["cells_merged"] for c in loss["columns"].values()
+    )

@@ -58,11 +58,18 @@ def test_half_copied_rows_are_counted_as_half(adult) -> None:
     assert 0.45 <= share <= 0.6
 
 
-@pytest.mark.parametrize("epsilon", [1.0, 0.3])
-def test_dp_releases_resist_membership_inference(adult, epsilon: float) -> None:
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("mst", {"epsilon": 1.0, "iterations": 500}),
+        ("mst", {"epsilon": 0.3, "iterations": 500}),
+        ("bayesnet", {"epsilon": 1.0}),
+    ],
+)
+def test_dp_releases_resist_membership_inference(adult, name: str, params: dict) -> None:
     train, test = adult
     schema = declare_domains(infer_schema(train), train)
-    model = synthgov.synthesizer("mst", epsilon=epsilon, delta=1e-6, seed=0, iterations=500).fit(train, schema)
+    model = synthgov.synthesizer(name, delta=1e-6, seed=0, **params).fit(train, schema)
     found = risks(train, model.sample(len(train), seed=1), test)
     assert found["mia_auc"] <= 0.55
     assert found["close_to_training_share"] <= 0.06

@@ -31,7 +31,7 @@ from synthgov.generators.discretise import numeric_tokens
 from synthgov.generators.marginals import CategoricalMarginal
 from synthgov.generators.transformer import category_intervals, codes_from_uniform
 from synthgov.privacy.accounting import ACCOUNTANT
-from synthgov.privacy.cells import dp_schema
+from synthgov.privacy.cells import dp_schema, loss_summary
 from synthgov.privacy.domains import DOMAIN_SOURCE, table_domains
 from synthgov.privacy.sampling import sample_frame
 from synthgov.table.io import TableLike, read_table
@@ -110,6 +110,9 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
             "lines": self.budget_lines_,
             "domains": {name: DOMAIN_SOURCE for name in self.domains_},
             "neighbours": "add or remove one row",
+            "loss": loss_summary(
+                self.domains_, self.private_.groups, privbayes.noise_sd(self.budget_lines_, len(self.domains_))
+            ),
         }
 
     def fit(self, table: TableLike, schema: Schema | str | Path | None = None) -> Self:

@@ -35,7 +35,7 @@ from synthgov.errors import InputError
 from synthgov.generators.base import Synthesizer, check_rows, new_seed
 from synthgov.generators.tree_model import Measurement, TreeModel, estimate
 from synthgov.privacy.accounting import ACCOUNTANT, cdp_rho, check_epsilon_delta
-from synthgov.privacy.cells import dp_schema, measure_one_way
+from synthgov.privacy.cells import dp_schema, loss_summary, measure_one_way
 from synthgov.privacy.domains import DOMAIN_SOURCE, table_domains
 from synthgov.privacy.mechanisms import exponential_choice, gaussian_counts, sigma_for
 from synthgov.privacy.sampling import sample_frame
@@ -107,7 +107,15 @@ class MSTSynthesizer(Synthesizer):
             "lines": self.budget_lines_,
             "domains": {name: DOMAIN_SOURCE for name in self.domains_},
             "neighbours": "add or remove one row",
+            "loss": loss_summary(self.domains_, self.groups_, self._noise_sd()),
         }
+
+    def _noise_sd(self) -> dict[str, float]:
+        d = len(self.domains_)
+        noise = {"one-way marginals": sigma_for(d, self.budget_lines_[0]["rho"])}
+        if d >= 2:
+            noise["two-way marginals"] = sigma_for(d - 1, self.budget_lines_[2]["rho"])
+        return noise
 
     # -- fit ------------------------------------------------------------------------------------------
     def fit(self, table: TableLike, schema: Schema | str | Path | None = None) -> Self:

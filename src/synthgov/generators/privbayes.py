@@ -56,6 +56,14 @@ def budget_lines(epsilon: float, delta: float, columns: int) -> list[dict[str, A
     ]
 
 
+def noise_sd(lines: list[dict[str, Any]], columns: int) -> dict[str, float]:
+    """Each noisy measurement's noise sd in rows, from the budget lines and the number of columns alone."""
+    noise = {"one-way marginals": sigma_for(columns, lines[0]["rho"])}
+    if columns >= 2:
+        noise["conditional tables"] = sigma_for(columns - 1, lines[2]["rho"])
+    return noise
+
+
 @dataclass
 class PrivBayesModel:
     """A fitted private network: ``network`` as (child, parents) column indices in sampling order, and each

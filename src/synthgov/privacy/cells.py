@@ -159,3 +159,21 @@ def dp_schema(frame: pd.DataFrame, schema: Any) -> Schema:
     schema_ = schema if isinstance(schema, Schema) else Schema.load(schema)
     schema_.check_against(list(frame.columns))
     return schema_
+
+
+def loss_summary(
+    domains: dict[str, ColumnDomain], groups: list[np.ndarray], noise_sd: dict[str, float]
+) -> dict[str, Any]:
+    """What the noise cost, stated from the noisy counts only (post-processing, so it may be published): each
+    measurement's noise sd in rows, and per column how many of its public value cells (the missing cell aside)
+    share a model group with another, i.e. the model cannot tell them apart."""
+    columns = {}
+    for (name, domain), group in zip(domains.items(), groups, strict=True):
+        values = group[: domain.missing]
+        sizes = np.bincount(values)
+        columns[name] = {
+            "cells": int(values.size),
+            "model_groups": int(np.unique(group).size),
+            "cells_merged": int(sizes[sizes > 1].sum()),
+        }
+    return {"noise_sd_rows": {k: float(v) for k, v in noise_sd.items()}, "columns": columns}

@@ -243,10 +243,20 @@ def _source_line(src: dict[str, Any]) -> str:
 def _privacy_line(privacy: dict[str, Any]) -> str:
     if privacy.get("epsilon") is None:
         return str(privacy.get("mechanism"))
-    return (
+    line = (
         f"({privacy['epsilon']:g}, {privacy['delta']:g})-differential privacy ({privacy['mechanism']}; accountant: "
         f"{privacy['accountant']}; domains: declared public in the schema)"
     )
+    loss = privacy.get("loss")
+    if loss:
+        noise = ", ".join(f"{part} {sd:.3g}" for part, sd in loss["noise_sd_rows"].items())
+        columns = loss["columns"].items()
+        merged = [f"{name} {c['cells_merged']} of {c['cells']}" for name, c in columns if c["cells_merged"]]
+        line += (
+            f". What the noise cost: its sd in rows per count, {noise}; public cells the model merged by their noisy "
+            f"counts: {', '.join(merged) or 'none'}"
+        )
+    return line
 
 
 def copies_sentence(copies: dict[str, Any] | None) -> str:
