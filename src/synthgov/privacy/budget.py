@@ -177,6 +177,8 @@ def _outcome(event: dict[str, Any]) -> str | None:
     from synthgov.errors import SynthgovError
     from synthgov.locks import exclusive
 
+    if not target_path.parent.is_dir():
+        return "void"  # the folder the release was to be written in is gone: no release exists
     try:
         with exclusive(target_path.parent / f".{target_path.name}.synthgov-lock", "release folder"):
             return "commit" if published(target_path, event["release_id"]) else "void"
