@@ -89,6 +89,16 @@ class Synthesizer(ABC):
             delattr(self, name)
         self.__dict__.pop("_unseeded_calls", None)
 
+    def _fit_or_forget(self, fit: Any, *args: Any) -> Self:
+        """Run ``fit(*args)`` from a clean slate; if it fails, leave the model unfitted (no half-learned state)."""
+        self._forget_fit()
+        try:
+            fit(*args)
+        except BaseException:
+            self._forget_fit()
+            raise
+        return self
+
     def _check_fitted(self) -> None:
         if not self.is_fitted:
             raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
@@ -181,13 +191,7 @@ class TabularSynthesizer(Synthesizer):
 
     # -- contract ---------------------------------------------------------------------------------
     def fit(self, table: TableLike, schema: Schema | str | Path | None = None) -> Self:
-        self._forget_fit()
-        try:
-            self._fit(table, schema)
-        except BaseException:
-            self._forget_fit()
-            raise
-        return self
+        return self._fit_or_forget(self._fit, table, schema)
 
     def _fit(self, table: TableLike, schema: Schema | str | Path | None) -> None:
         started = time.perf_counter()

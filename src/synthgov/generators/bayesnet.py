@@ -30,7 +30,7 @@ from synthgov.generators.base import Intervals, TabularSynthesizer, check_rows, 
 from synthgov.generators.discretise import numeric_tokens
 from synthgov.generators.marginals import CategoricalMarginal
 from synthgov.generators.transformer import category_intervals, codes_from_uniform
-from synthgov.privacy.accounting import ACCOUNTANT
+from synthgov.privacy.accounting import ACCOUNTANT, split_in_thirds
 from synthgov.privacy.cells import dp_schema, loss_summary
 from synthgov.privacy.domains import DOMAIN_SOURCE, table_domains
 from synthgov.privacy.sampling import sample_frame
@@ -88,7 +88,7 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
         """The itemised zCDP budget of a private fit on ``columns`` columns."""
         if not self.is_private:
             raise InputError("bayesnet is differentially private only with epsilon (PrivBayes mode)")
-        return privbayes.budget_lines(self.epsilon, self.delta, columns)  # type: ignore[arg-type]
+        return split_in_thirds(self.epsilon, self.delta, columns, privbayes.PARTS)  # type: ignore[arg-type]
 
     def _check_params(self, rows: int) -> None:
         privbayes.check_params(self.epsilon, self.delta, rows)
@@ -118,13 +118,7 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
     def fit(self, table: TableLike, schema: Schema | str | Path | None = None) -> Self:
         if not self.is_private:
             return super().fit(table, schema)
-        self._forget_fit()
-        try:
-            self._fit_private(table, schema)
-        except BaseException:
-            self._forget_fit()
-            raise
-        return self
+        return self._fit_or_forget(self._fit_private, table, schema)
 
     def _fit_private(self, table: TableLike, schema: Schema | str | Path | None) -> None:
         started = time.perf_counter()

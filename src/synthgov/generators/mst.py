@@ -34,7 +34,7 @@ from synthgov import progress
 from synthgov.errors import InputError
 from synthgov.generators.base import Synthesizer, check_rows, new_seed
 from synthgov.generators.tree_model import Measurement, TreeModel, estimate
-from synthgov.privacy.accounting import ACCOUNTANT, cdp_rho, check_epsilon_delta
+from synthgov.privacy.accounting import ACCOUNTANT, check_epsilon_delta, split_in_thirds
 from synthgov.privacy.cells import dp_schema, loss_summary, measure_one_way
 from synthgov.privacy.domains import DOMAIN_SOURCE, table_domains
 from synthgov.privacy.mechanisms import exponential_choice, gaussian_counts, sigma_for
@@ -44,6 +44,7 @@ from synthgov.table.schema import Schema
 
 logger = logging.getLogger(__name__)
 
+PARTS = (("tree selection", "exponential"), ("two-way marginals", "Gaussian"))
 MECHANISM = "MST (McKenna et al. 2021): Gaussian one- and two-way marginals, exponential-mechanism tree selection"
 
 
@@ -85,15 +86,7 @@ class MSTSynthesizer(Synthesizer):
     def budget_lines(self, columns: int) -> list[dict[str, Any]]:
         """The itemised zCDP budget of a fit on ``columns`` columns: what each part of the data costs. It adds up
         to ``cdp_rho(epsilon, delta)`` and depends on nothing but the parameters and the number of columns."""
-        epsilon, delta = check_epsilon_delta(self.epsilon, self.delta)
-        rho = cdp_rho(epsilon, delta)
-        if columns < 2:
-            return [{"part": "one-way marginals", "mechanism": "Gaussian", "rho": rho}]
-        return [
-            {"part": "one-way marginals", "mechanism": "Gaussian", "rho": rho / 3},
-            {"part": "tree selection", "mechanism": "exponential", "rho": rho / 3},
-            {"part": "two-way marginals", "mechanism": "Gaussian", "rho": rho - 2 * (rho / 3)},
-        ]
+        return split_in_thirds(self.epsilon, self.delta, columns, PARTS)
 
     def privacy(self) -> dict[str, Any]:
         """The fitted model's privacy statement (the manifest's section)."""
@@ -119,13 +112,7 @@ class MSTSynthesizer(Synthesizer):
 
     # -- fit ------------------------------------------------------------------------------------------
     def fit(self, table: TableLike, schema: Schema | str | Path | None = None) -> Self:
-        self._forget_fit()
-        try:
-            self._fit(table, schema)
-        except BaseException:
-            self._forget_fit()
-            raise
-        return self
+        return self._fit_or_forget(self._fit, table, schema)
 
     def _check_params(self, rows: int) -> None:
         _, delta = check_epsilon_delta(self.epsilon, self.delta)

@@ -29,7 +29,7 @@ import pandas as pd
 
 from synthgov import progress
 from synthgov.errors import InputError
-from synthgov.privacy.accounting import cdp_rho, check_epsilon_delta
+from synthgov.privacy.accounting import check_epsilon_delta, split_in_thirds
 from synthgov.privacy.cells import OneWay, measure_one_way
 from synthgov.privacy.domains import ColumnDomain
 from synthgov.privacy.mechanisms import exponential_choice, gaussian_counts, sigma_for
@@ -44,16 +44,11 @@ THETA = 4.0  # PrivBayes' usefulness: a measured table has at most noisy rows / 
 SCORE_SENSITIVITY = 2.0
 
 
+PARTS = (("network selection", "exponential"), ("conditional tables", "Gaussian"))
+
+
 def budget_lines(epsilon: float, delta: float, columns: int) -> list[dict[str, Any]]:
-    epsilon, delta = check_epsilon_delta(epsilon, delta)
-    rho = cdp_rho(epsilon, delta)
-    if columns < 2:
-        return [{"part": "one-way marginals", "mechanism": "Gaussian", "rho": rho}]
-    return [
-        {"part": "one-way marginals", "mechanism": "Gaussian", "rho": rho / 3},
-        {"part": "network selection", "mechanism": "exponential", "rho": rho / 3},
-        {"part": "conditional tables", "mechanism": "Gaussian", "rho": rho - 2 * (rho / 3)},
-    ]
+    return split_in_thirds(epsilon, delta, columns, PARTS)
 
 
 def noise_sd(lines: list[dict[str, Any]], columns: int) -> dict[str, float]:

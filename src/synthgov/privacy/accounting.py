@@ -104,3 +104,21 @@ def exponential_rho(epsilon: float) -> float:
 def composed_epsilon(rhos: list[float], delta: float) -> float:
     """epsilon at ``delta`` of mechanisms run one after another on the same data (zCDP: the rhos add up)."""
     return cdp_epsilon(math.fsum(rhos), delta)
+
+
+def split_in_thirds(
+    epsilon: object, delta: object, columns: int, parts: tuple[tuple[str, str], tuple[str, str]]
+) -> list[dict[str, object]]:
+    """The itemised budget of a marginal-based DP generator: ``cdp_rho(epsilon, delta)`` in three equal parts, the
+    Gaussian one-way marginals first and the two ``parts`` (name, mechanism) after; all of it to the one-way
+    marginals for a single column. The lines add up to the total exactly."""
+    epsilon_, delta_ = check_epsilon_delta(epsilon, delta)
+    rho = cdp_rho(epsilon_, delta_)
+    if columns < 2:
+        return [{"part": "one-way marginals", "mechanism": "Gaussian", "rho": rho}]
+    (second, second_mechanism), (third, third_mechanism) = parts
+    return [
+        {"part": "one-way marginals", "mechanism": "Gaussian", "rho": rho / 3},
+        {"part": second, "mechanism": second_mechanism, "rho": rho / 3},
+        {"part": third, "mechanism": third_mechanism, "rho": rho - 2 * (rho / 3)},
+    ]
