@@ -34,6 +34,8 @@ def test_the_ratio_is_exact_and_the_key_holder_recovers_every_origin(adult_10k, 
     section = predicate["hybrid"]
     assert section["real_rows"] == 900 and section["synthetic_rows"] == 2100 and section["real_share"] == 0.3
     assert predicate["synthetic_category"] == "hybrid (real and synthetic rows)"
+    croissant = json.loads((folder / "croissant.json").read_text())
+    assert "900 real rows of the source table" in croissant["rai:dataCollection"]  # not "no row was collected"
     capsys.readouterr()
     assert run(["origin", str(folder), "--out", str(tmp_path / "origin.csv")]) == 0
     assert "900 of 3,000 rows are real" in capsys.readouterr().out
