@@ -10,7 +10,7 @@ import pytest
 
 from synthgov.cli import run
 
-COMMANDS = ["generate", "fit", "sample", "schema", "evaluate", "verify", "detect", "guard", "collapse", "demo"]
+COMMANDS = ["generate", "fit", "sample", "schema", "evaluate", "verify", "detect", "guard", "collapse", "demo", "audit", "budget"]
 
 
 def _help(capsys, *command: str) -> str:

@@ -92,10 +92,34 @@ class PolicyFile(_Strict):
     privacy_filter_distance: float | None = Field(None, ge=0)
 
 
+class AuditClause(_Strict):
+    """One clause of an audit policy: a fact of the release or of its evaluation (a dotted path such as
+    ``release.epsilon`` or ``privacy.mia_auc``; ``*`` matches every key at its level, and then every match must
+    pass) and one test of it (see docs/audit.md)."""
+
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    fact: str = Field(min_length=1)
+    description: str | None = None
+    min: float | None = None
+    max: float | None = None
+    equals: bool | float | str | None = None
+    one_of: list[str] | None = Field(None, min_length=1)
+    required: bool | None = None
+
+
+class AuditPolicyFile(_Strict):
+    """An audit policy (``synthgov audit RELEASE --policy FILE``): a name, what it is for, and its clauses."""
+
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    clauses: list[AuditClause] = Field(min_length=1)
+
+
 MODELS: dict[str, type[BaseModel]] = {
     "schema-file": SchemaFile,
     "rules-spec": RulesSpec,
     "policy-file": PolicyFile,
+    "audit-policy": AuditPolicyFile,
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from synthgov import __version__
-from synthgov.cli import budget, collapse, detect, evaluate, generate, origin, release, schema
+from synthgov.cli import audit, budget, collapse, detect, evaluate, generate, origin, release, schema
 
 
 def _flags_without_a_value_type() -> None:
@@ -55,3 +55,4 @@ schema.register(app)
 collapse.register(app)
 budget.register(app)
 origin.register(app)
+audit.register(app)

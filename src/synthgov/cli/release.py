@@ -57,16 +57,21 @@ def keys_export_public(
 
 
 def verify_command(
-    release: Path = typer.Argument(..., help="A release folder (with manifest.json).", metavar="RELEASE"),
+    release: Path = typer.Argument(
+        ..., help="A release folder (with manifest.json), or an audit certificate (.json).", metavar="RELEASE"
+    ),
     public_key: Path = typer.Option(None, "--public-key", "-k", help="PEM public key to trust (default: yours)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Check a release: its signature, every signed file's sha256, the rows of each data file chunk by chunk, the
     embedded public key, and the watermark (when this keystore holds the release's key; a release too small to
-    test is told apart from an altered one). Files the signature does not cover are listed. Exit 0 valid, 1
-    tampered or forged, 2 bad input."""
+    test is told apart from an altered one). Files the signature does not cover are listed. Given an audit
+    certificate (synthgov audit), check its signature and that its release's manifest is unchanged. Exit 0
+    valid, 1 tampered or forged, 2 bad input."""
     from synthgov.release.verify import verify_release
 
+    if release.is_file() and release.name != "manifest.json":
+        _verify_certificate(release, public_key, as_json)
     with user_errors():
         result = verify_release(release, public_key)
     if as_json:
@@ -84,3 +89,18 @@ def verify_command(
         extra = f" ({len(result.unsigned)} file(s) beside it are not signed)" if result.unsigned else ""
         out.print(f"{verdict}: {release}{extra}", highlight=False)
     raise typer.Exit(code=0 if result.valid else 1)
+
+
+def _verify_certificate(path: Path, public_key: Path | None, as_json: bool) -> None:
+    from synthgov.governance.audit import verify_certificate
+
+    with user_errors():
+        valid, problems = verify_certificate(path, public_key)
+    if as_json:
+        typer.echo(json.dumps({"valid": valid, "problems": problems}))
+    else:
+        for problem in problems:
+            err.print(f"[bold red]FAIL[/] {problem}", highlight=False, soft_wrap=True)
+        verdict = "[bold green]VALID[/]" if valid else "[bold red]TAMPERED OR FORGED[/]"
+        out.print(f"{verdict}: audit certificate {path}", highlight=False)
+    raise typer.Exit(code=0 if valid else 1)
