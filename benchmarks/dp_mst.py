@@ -137,6 +137,26 @@ def judge(real, test, synthetic) -> dict:
     }
 
 
+def in_child(target, *args) -> dict:
+    """``target(*args, queue)`` in a fresh process (so its peak RSS is its own); what it put on the queue."""
+    queue: mp.Queue = mp.get_context("spawn").Queue()
+    child = mp.get_context("spawn").Process(target=target, args=(*args, queue))
+    child.start()
+    child.join()
+    return queue.get()
+
+
+def print_table(title: str, rows: list[dict]) -> None:
+    print()
+    print(f"| {title} | fit (s) | peak RSS (MiB) | Shapes | Trends | AUC | detection AUC |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['name']} | {r['fit_s']:.1f} | {r['peak_mib']:.0f} | {r['shapes']:.3f} | {r['trends']:.3f} | "
+            f"{r['auc']:.3f} | {r['detection']:.3f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-peers", action="store_true")
@@ -149,11 +169,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for name, epsilon in OURS:
             out = str(Path(folder) / f"ours-{name}-{epsilon}.parquet")
-            queue: mp.Queue = mp.get_context("spawn").Queue()
-            child = mp.get_context("spawn").Process(target=run_ours, args=(name, epsilon, out, queue))
-            child.start()
-            child.join()
-            cost = queue.get()
+            cost = in_child(run_ours, name, epsilon, out)
             label = "mst" if name == "mst" else "bayesnet, PrivBayes mode"
             scores = judge(real, test, pd.read_parquet(out))
             rows.append({"name": f"synthgov {label} (epsilon {epsilon:g})", **cost, **scores})
@@ -166,14 +182,7 @@ def main() -> None:
             peer = pd.read_csv(out)
             rows.append({"name": f"smartnoise-synth 1.0.8 mst (epsilon 1), {label}", **cost, **judge(real, test, peer)})
             print(rows[-1], flush=True)
-    print()
-    print("| MST, delta 1e-5 | fit (s) | peak RSS (MiB) | Shapes | Trends | AUC | detection AUC |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['name']} | {r['fit_s']:.1f} | {r['peak_mib']:.0f} | {r['shapes']:.3f} | {r['trends']:.3f} | "
-            f"{r['auc']:.3f} | {r['detection']:.3f} |"
-        )
+    print_table("MST, delta 1e-5", rows)
     for peer in rows[len(OURS) :]:
         ours = rows[0]
         print(f"{peer['name']}: fit time {peer['fit_s'] / ours['fit_s']:.1f}x ours, "

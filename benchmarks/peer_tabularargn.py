@@ -3,6 +3,12 @@ path of the generated CSV. Run with the interpreter of an isolated venv that has
 benchmarks/README.md); benchmarks/neural.py calls it.
 
     .venv-mostly/bin/python benchmarks/peer_tabularargn.py OUT.csv
+    .venv-mostly/bin/python benchmarks/peer_tabularargn.py OUT.csv EPSILON   # its own DP-SGD, delta 1e-5
+                                                                            # (benchmarks/dp_autoregressive.py)
+
+With EPSILON: ``differential_privacy={"max_epsilon": EPSILON, "delta": 1e-5}``, its other DP settings at their
+defaults (noise multiplier 1.5, clip 1, value protection spending 1.0 of the epsilon on the value ranges); its
+training stops when its accountant reaches max_epsilon.
 """
 
 from __future__ import annotations
@@ -27,7 +33,12 @@ def main() -> None:
     real = pd.read_csv(DATA / "train.csv")
     with tempfile.TemporaryDirectory() as workspace:
         start = time.perf_counter()
-        model = TabularARGN(workspace_dir=workspace, random_state=0, device="cpu")
+        dp = None
+        if len(sys.argv) > 2:
+            from mostlyai.engine.domain import DifferentialPrivacyConfig
+
+            dp = DifferentialPrivacyConfig(max_epsilon=float(sys.argv[2]), delta=1e-5)
+        model = TabularARGN(workspace_dir=workspace, random_state=0, device="cpu", differential_privacy=dp)
         model.fit(real)
         fit = time.perf_counter() - start
         start = time.perf_counter()

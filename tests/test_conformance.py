@@ -239,7 +239,7 @@ def _fit(model: Synthesizer, name: str, mixed: pd.DataFrame) -> Synthesizer:
     with their domains declared public (it refuses ids, text and datetimes, and needs the declaration)."""
     if name == "rules":
         return model.fit(None)
-    if hasattr(model, "budget_lines"):
+    if getattr(model, "is_private", False):
         from synthgov.privacy.domains import declare_domains
         from synthgov.table.infer import infer_schema
 

@@ -152,6 +152,59 @@ def test_the_cap_refuses_the_release_that_would_exceed_it(home: Path, source: tu
     assert "spent epsilon" in shown and len(re.findall(r"committed\s*│", shown)) == 6
 
 
+def test_a_dp_sgd_release_composes_with_zcdp_releases_in_rdp(
+    home: Path, source: tuple[Path, Path], tmp_path, capsys
+) -> None:
+    """An ``mst`` release (zCDP) then an ``autoregressive`` DP-SGD release (RDP) of the same source: the ledger
+    composes them in RDP; Google's dp-accounting, given the same mechanisms as events, finds the same epsilon;
+    it is below the sum of the two epsilons (basic composition); a cap between the two refuses a third."""
+    pytest.importorskip("opacus")
+    pytest.importorskip("dp_accounting")
+    from dp_accounting import dp_event
+    from dp_accounting.rdp import rdp_privacy_accountant
+
+    from synthgov.privacy import rdp
+
+    data, schema = source
+    assert run(["generate", str(data), "-g", "mst", "--epsilon", "1", "--delta", "1e-6", "--schema", str(schema),
+                "--out", str(tmp_path / "a"), *FAST]) == 0  # fmt: skip
+    code = run(["generate", str(data), "-g", "autoregressive", "--epsilon", "2", "--delta", "1e-6", "--schema",
+                str(schema), "--seed", "1", "--out", str(tmp_path / "b"), "-p", "dp_epochs=2"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    privacy = _predicate(tmp_path / "b")["privacy"]
+    assert privacy["epsilon"] == 2.0 and "DP-SGD" in privacy["mechanism"] and "opacus" in privacy["accountant"]
+    assert [line["part"] for line in privacy["lines"]] == ["one-way marginals", "training (DP-SGD)"]
+    assert privacy["ledger"]["composition"].startswith("RDP")
+    charges = budget.charges(budget.source_key(pd.read_csv(data)))
+    assert [c.status for c in charges] == ["committed", "committed"]
+    spent = budget.spent(charges, 1e-5)
+    events = [dp_event.GaussianDpEvent(1 / np.sqrt(2 * line["rho"])) for line in charges[0].lines]
+    sgd = charges[1].lines[1]
+    events += [
+        dp_event.GaussianDpEvent(1 / np.sqrt(2 * charges[1].lines[0]["rho"])),
+        dp_event.SelfComposedDpEvent(
+            dp_event.PoissonSampledDpEvent(sgd["sample_rate"], dp_event.GaussianDpEvent(sgd["noise_multiplier"])),
+            sgd["steps"],
+        ),
+    ]
+    accountant = rdp_privacy_accountant.RdpAccountant(list(rdp.ORDERS))
+    accountant.compose(dp_event.ComposedDpEvent(events))
+    assert spent["epsilon"] == pytest.approx(accountant.get_epsilon(1e-5), rel=0.01)
+    alone = [rdp.composed(c.lines, 1e-5) for c in charges]
+    assert max(alone) < spent["epsilon"] < sum(alone)  # composition costs something, less than adding epsilons
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"max_epsilon: {spent['epsilon'] + 0.05:.3f}\nbudget_delta: 1.0e-5\n")
+    capsys.readouterr()
+    refused = tmp_path / "c"
+    code = run(["generate", str(data), "-g", "autoregressive", "--epsilon", "1", "--delta", "1e-6", "--schema",
+                str(schema), "--policy", str(policy), "--out", str(refused)])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 4 and "above the policy's max_epsilon" in err and not refused.exists()
+    assert run(["budget", str(data), "--policy", str(policy)]) == 0
+    shown = capsys.readouterr().out
+    assert "RDP curve" in shown and "composition: RDP" in shown
+
+
 def killed(script: str, args: list, home: Path, folder: Path) -> None:
     """Run ``script`` with ``args`` in a fresh interpreter that kills itself (SIGKILL) where it says."""
     path = folder / "killer.py"

@@ -63,6 +63,42 @@ def test_without_the_key_the_origin_cannot_be_predicted(adult_10k, tmp_path) -> 
     assert (guessed == real).mean() < 0.7  # chance agreement is 0.3^2 + 0.7^2 = 0.58
 
 
+def test_the_guard_and_the_evaluation_read_a_hybrid_release_as_declared(
+    adult_10k, tmp_path, capsys, monkeypatch
+) -> None:
+    """The guard counts a hybrid release as 70% synthetic (its declared share), and never takes the source table
+    for a release (the real rows stay out of the release ledger's row sketch). The evaluation, run by the key
+    holder, measures the privacy risks on the generated rows and reports the declared real rows apart; without
+    the origin it says that the risks count them."""
+    from synthgov.evaluation import evaluate
+    from synthgov.governance.guard import inspect_table
+
+    monkeypatch.setenv("SYNTHGOV_HOME", str(tmp_path / "home"))  # a ledger of its own: no other release's rows
+    data, holdout = tmp_path / "train.csv", tmp_path / "holdout.csv"
+    adult_10k.iloc[:3000].to_csv(data, index=False)
+    adult_10k.iloc[3000:6000].to_csv(holdout, index=False)
+    folder = tmp_path / "hybrid"
+    args = ["generate", str(data), "-g", "bayesnet", "--mode", "hybrid", "--real-share", "0.3", "--seed", "2"]
+    assert run([*args, "--no-watermark", "--out", str(folder)]) == 0
+    released = folder / "synthetic.parquet"
+    verdict = inspect_table(pd.read_parquet(released), released)
+    assert verdict.synthetic and verdict.synthetic_share == pytest.approx(0.7)
+    assert not inspect_table(pd.read_csv(data), data).synthetic  # 30% of its rows are in the release, as real rows
+    capsys.readouterr()
+    assert run(["evaluate", str(data), str(released), "--holdout", str(holdout), "-o", str(tmp_path / "r")]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    section = report["privacy"]["hybrid"]
+    assert section["declared_real_rows"] == 900 and section["generated_rows"] == 2100 and section["origin_known"]
+    assert section["declared_real_rows_found_in_training"] == 1.0  # the real rows are real, as declared
+    assert report["privacy"]["exact_copies"] == 0  # the generated rows copy none
+    assert report["privacy"]["close_to_training_share"] <= 0.06
+    assert any("measured on its 2,100 generated rows" in note for note in report["notes"])
+    blind = evaluate(data, released, holdout, hybrid={"real_rows": 900, "synthetic_rows": 2100, "origin": None})
+    assert blind.report["privacy"]["exact_copies"] == 900  # every declared real row reads as a copy
+    assert blind.report["privacy"]["close_to_training_share"] >= 0.29
+    assert any("count them as leaks" in note for note in blind.report["notes"])
+
+
 def test_bad_hybrid_requests_are_one_clear_line(tmp_path, capsys) -> None:
     data = tmp_path / "t.csv"
     pd.DataFrame({"a": range(100), "b": ["x", "y"] * 50}).to_csv(data, index=False)

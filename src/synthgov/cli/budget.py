@@ -52,8 +52,8 @@ def budget_command(
                     f"{c.epsilon:g}" if first else "",
                     f"{c.delta:g}" if first else "",
                     f"{line['part']} ({line['mechanism']})",
-                    f"{line['rho']:.4g}",
+                    f"{line['rho']:.4g}" if line.get("rho") is not None else "RDP curve",
                     end_section=i == len(c.lines) - 1,
                 )
         out.print(view)
-    out.print("composition: zCDP (the rho of committed and running releases add up); void releases cost nothing")
+        out.print(f"composition: {total['composition']}; void releases cost nothing")

@@ -39,6 +39,7 @@ def evaluate_command(
 
     with user_errors(), progress_bars():
         declared = declared_privacy(synthetic)
+        hybrid = declared_hybrid(synthetic)
         result = evaluate(
             real,
             synthetic,
@@ -50,6 +51,7 @@ def evaluate_command(
             seed=seed,
             out=out_dir,
             declared=declared,
+            hybrid=hybrid,
         )
     view = Table(title=f"evaluation of {synthetic} ({result.report['seconds']:.1f} s)")
     for header in ("metric", "value", "verdict"):
@@ -75,3 +77,24 @@ def declared_privacy(synthetic: Path) -> dict | None:
         return None
     privacy = load_manifest(folder)["statement"]["predicate"].get("privacy") or {}
     return privacy if privacy.get("epsilon") is not None else None
+
+
+def declared_hybrid(synthetic: Path) -> dict | None:
+    """A hybrid release's declaration (its verified manifest's ``hybrid`` section), with each row's origin when
+    this keystore is the issuer's (:func:`synthgov.pipeline.hybrid.recover_origin`); None for any other table."""
+    from synthgov.errors import InputError
+    from synthgov.pipeline.hybrid import recover_origin
+    from synthgov.release.verify import load_manifest, verify_release
+
+    folder = synthetic.parent
+    if not (folder / "manifest.json").is_file() or not verify_release(folder).valid:
+        return None
+    section = load_manifest(folder)["statement"]["predicate"].get("hybrid")
+    if not section:
+        return None
+    try:
+        origin = recover_origin(folder).to_numpy()
+    except InputError as exc:
+        out.print(f"note: {exc}", highlight=False)
+        origin = None
+    return {"real_rows": section["real_rows"], "synthetic_rows": section["synthetic_rows"], "origin": origin}

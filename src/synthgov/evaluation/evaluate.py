@@ -98,12 +98,16 @@ def evaluate(
     seed: int = 0,
     out: str | Path | None = None,
     declared: dict[str, Any] | None = None,
+    hybrid: dict[str, Any] | None = None,
 ) -> EvaluationResult:
     """Assess ``synthetic`` against ``real`` (the training table) and an optional ``holdout`` of real rows never
     used for training. ``target`` enables utility and label-based bias metrics; ``sensitive`` names the columns
     whose groups the bias metrics compare. ``quick`` computes fidelity and utility only. With ``out``, writes
     ``report.json`` and ``report.html`` there. ``declared``: the privacy statement of the release the synthetic
-    table comes from (its signed manifest's ``privacy`` section), reported beside the measured risks."""
+    table comes from (its signed manifest's ``privacy`` section), reported beside the measured risks. ``hybrid``:
+    a hybrid release's declaration, ``{"real_rows": k, "synthetic_rows": m, "origin": mask or None}``; with the
+    key holder's ``origin`` (True for a declared real row), the privacy risks are measured on the generated rows
+    only and the declared real rows are reported apart; without it, the report says the risks count them."""
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     with progress.step("evaluate: read tables"):
@@ -164,7 +168,11 @@ def evaluate(
             report["fidelity"].update(detection.detection_auc(tables, encoding, rng))
             report["fidelity"].update(detection.alpha_precision_beta_recall(tables, encoding, rng))
             advance(info="detection")
-            report["privacy"] = _privacy(tables, encoding, target, list(sensitive or []), rng, figures, report["notes"])
+            measured = _generated_rows(tables, hybrid, report["notes"])
+            notes = report["notes"]
+            report["privacy"] = _privacy(measured, encoding, target, list(sensitive or []), rng, figures, notes)
+            if hybrid is not None:
+                report["privacy"]["hybrid"] = _hybrid_section(tables, hybrid)
             if declared:
                 report["privacy"]["declared"] = _declared(declared)
                 report["notes"].append(_declared_note(report["privacy"]))
@@ -221,6 +229,55 @@ def _privacy(
     out["inference"] = attacks.inference(ori, syn, control, tables, encoding, secret, rng)
     out["attack_rows"] = size
     return out
+
+
+def _generated_rows(tables: Tables, hybrid: dict[str, Any] | None, notes: list[str]) -> Tables:
+    """The tables the privacy risks are measured on: a hybrid release's generated rows when its origin is known."""
+    if hybrid is None:
+        return tables
+    real, generated = int(hybrid["real_rows"]), int(hybrid["synthetic_rows"])
+    origin = hybrid.get("origin")
+    if origin is None:
+        notes.append(
+            f"hybrid release: {real:,} of its {real + generated:,} rows are real rows declared by its manifest; only "
+            "its issuer's key tells which, so the privacy risks here count them as leaks (run the evaluation where "
+            "the issuer's keystore is to measure the generated rows apart)"
+        )
+        return tables
+    mask = np.asarray(origin, dtype=bool)
+    if mask.size != len(tables.synthetic):
+        raise InputError(f"the hybrid origin has {mask.size:,} rows, the synthetic table {len(tables.synthetic):,}")
+    notes.append(
+        f"hybrid release: the privacy risks are measured on its {int((~mask).sum()):,} generated rows; its "
+        f"{int(mask.sum()):,} declared real rows (origin recovered with the issuer's key) are reported apart"
+    )
+    return Tables(
+        real=tables.real,
+        synthetic=tables.synthetic.loc[~mask].reset_index(drop=True),
+        holdout=tables.holdout,
+        schema=tables.schema,
+        notes=tables.notes,
+    )
+
+
+def _hybrid_section(tables: Tables, hybrid: dict[str, Any]) -> dict[str, Any]:
+    real, generated = int(hybrid["real_rows"]), int(hybrid["synthetic_rows"])
+    section: dict[str, Any] = {
+        "declared_real_rows": real,
+        "generated_rows": generated,
+        "declared_real_share": real / max(real + generated, 1),
+        "origin_known": hybrid.get("origin") is not None,
+    }
+    if hybrid.get("origin") is not None:
+        mask = np.asarray(hybrid["origin"], dtype=bool)
+        declared_real = Tables(
+            real=tables.real,
+            synthetic=tables.synthetic.loc[mask].reset_index(drop=True),
+            holdout=None,
+            schema=tables.schema,
+        )
+        section["declared_real_rows_found_in_training"] = privacy.exact_copies(declared_real)["exact_copy_rate"]
+    return section
 
 
 def _declared(privacy: dict[str, Any]) -> dict[str, Any]:

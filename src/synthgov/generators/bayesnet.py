@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,16 +29,18 @@ from synthgov.generators import privbayes
 from synthgov.generators.base import Intervals, TabularSynthesizer, check_rows, new_seed
 from synthgov.generators.discretise import numeric_tokens
 from synthgov.generators.marginals import CategoricalMarginal
+from synthgov.generators.private_mode import PrivateMode
 from synthgov.generators.transformer import category_intervals, codes_from_uniform
+from synthgov.privacy import bounds
 from synthgov.privacy.accounting import ACCOUNTANT, split_in_thirds
 from synthgov.privacy.cells import dp_schema, loss_summary
-from synthgov.privacy.domains import DOMAIN_SOURCE, table_domains
+from synthgov.privacy.domains import table_domains
 from synthgov.privacy.sampling import sample_frame
 from synthgov.table.io import TableLike, read_table
 from synthgov.table.schema import Schema
 
 
-class BayesianNetworkSynthesizer(TabularSynthesizer):
+class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
     """Bayesian network of degree ``degree`` over discretised columns.
 
     Parameters
@@ -56,6 +58,9 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
     epsilon, delta:
         With ``epsilon``: PrivBayes, (epsilon, delta)-DP in zCDP (needs a schema with public domains; ``bins`` then
         bounds a number's groups).
+    bounds_share:
+        Private mode: share of the budget spent on estimating the bounds of numeric columns the schema does not
+        declare public (:mod:`synthgov.privacy.bounds`); ``None``: every bound must be declared.
     """
 
     name = "bayesnet"
@@ -70,6 +75,7 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
         oversample: int = 4,
         epsilon: float | None = None,
         delta: float = 1e-5,
+        bounds_share: float | None = None,
     ) -> None:
         super().__init__(seed=seed)
         self.degree = degree
@@ -78,20 +84,20 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
         self.oversample = oversample
         self.epsilon = epsilon
         self.delta = delta
+        self.bounds_share = bounds_share
 
-    # -- the private mode (PrivBayes) -------------------------------------------------------------
-    @property
-    def is_private(self) -> bool:
-        return self.epsilon is not None
-
-    def budget_lines(self, columns: int) -> list[dict[str, Any]]:
-        """The itemised zCDP budget of a private fit on ``columns`` columns."""
+    # -- the private mode (PrivBayes; synthgov.generators.private_mode) ---------------------------------
+    def budget_lines(self, columns: int, estimated: int = 0) -> list[dict[str, Any]]:
+        """The itemised zCDP budget of a private fit on ``columns`` columns, ``estimated`` of them with bounds to
+        estimate (:mod:`synthgov.privacy.bounds`)."""
         if not self.is_private:
             raise InputError("bayesnet is differentially private only with epsilon (PrivBayes mode)")
-        return split_in_thirds(self.epsilon, self.delta, columns, privbayes.PARTS)  # type: ignore[arg-type]
+        lines = split_in_thirds(self.epsilon, self.delta, columns, privbayes.PARTS)
+        return bounds.with_bounds_line(lines, bounds.check_share(self.bounds_share), estimated)
 
     def _check_params(self, rows: int) -> None:
         privbayes.check_params(self.epsilon, self.delta, rows)
+        bounds.check_share(self.bounds_share)
         if not (isinstance(self.degree, int) and not isinstance(self.degree, bool) and self.degree >= 0):
             raise InputError(f"degree must be a non-negative integer, got {self.degree!r}")
         if not (isinstance(self.bins, int) and not isinstance(self.bins, bool) and self.bins >= 2):
@@ -108,28 +114,27 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
             "accountant": ACCOUNTANT,
             "mechanism": privbayes.MECHANISM,
             "lines": self.budget_lines_,
-            "domains": {name: DOMAIN_SOURCE for name in self.domains_},
+            "domains": bounds.domain_sources(self.domains_, self.estimated_bounds_, self.budget_lines_),
             "neighbours": "add or remove one row",
             "loss": loss_summary(
                 self.domains_, self.private_.groups, privbayes.noise_sd(self.budget_lines_, len(self.domains_))
             ),
         }
 
-    def fit(self, table: TableLike, schema: Schema | str | Path | None = None) -> Self:
-        if not self.is_private:
-            return super().fit(table, schema)
-        return self._fit_or_forget(self._fit_private, table, schema)
-
     def _fit_private(self, table: TableLike, schema: Schema | str | Path | None) -> None:
         started = time.perf_counter()
         frame = read_table(table)
         schema_ = dp_schema(frame, schema)
         self._check_params(len(frame))
+        estimated = bounds.check_schema(schema_, bounds.check_share(self.bounds_share))
+        lines = self.budget_lines(len(schema_.names), len(estimated))
         self.seed_ = self.seed if self.seed is not None else new_seed()
         rng = np.random.default_rng([self.seed_, 0])
+        schema_ = bounds.estimate(frame, schema_, estimated, lines[-1]["rho"], rng) if estimated else schema_
         model, one, lines = privbayes.fit(
             frame,
             table_domains(schema_),
+            lines=lines,
             epsilon=self.epsilon,  # type: ignore[arg-type]
             delta=self.delta,
             degree=self.degree,
@@ -137,6 +142,7 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
             rng=rng,
         )
         self.schema_ = schema_
+        self.estimated_bounds_ = estimated
         self.domains_ = one.domains
         self.private_ = model
         self.total_ = float(one.total)
@@ -144,17 +150,7 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
         self._unseeded_calls = 0
         self.fit_seconds_ = time.perf_counter() - started
 
-    def sample(
-        self,
-        n: int,
-        seed: int | None = None,
-        conditions: Any = None,
-        rebalance: dict[str, dict[Any, float]] | None = None,
-    ) -> pd.DataFrame:
-        if not hasattr(self, "private_"):
-            return super().sample(n, seed=seed, conditions=conditions, rebalance=rebalance)
-        if rebalance:
-            raise InputError("rebalance is not available in the private mode (it would need the exact shares)")
+    def _sample_private(self, n: int, seed: int | None, conditions: Any) -> pd.DataFrame:
         n = check_rows(n, len(self.schema_.names))
         rng = self._sample_rng(seed)
         model = self.private_
@@ -169,26 +165,23 @@ class BayesianNetworkSynthesizer(TabularSynthesizer):
             advance(n)
         return frame
 
-    def _state(self) -> dict[str, Any]:
-        if not hasattr(self, "private_"):
-            return super()._state()
+    def _private_state(self) -> dict[str, Any]:
         return {
             "seed_": self.seed_,
             "fit_seconds_": self.fit_seconds_,
             "total_": self.total_,
             "schema": self.schema_.to_dict(),
             "budget_lines": self.budget_lines_,
+            "estimated_bounds": list(self.estimated_bounds_),
             "private": self.private_.to_state(),
         }
 
-    def _set_state(self, state: dict[str, Any]) -> None:
-        if "private" not in state:
-            super()._set_state(state)
-            return
+    def _set_private_state(self, state: dict[str, Any]) -> None:
         self.schema_ = Schema.from_dict(state["schema"])
         self.domains_ = table_domains(self.schema_)
         self.private_ = privbayes.PrivBayesModel.from_state(state["private"])
         self.budget_lines_ = [dict(line) for line in state["budget_lines"]]
+        self.estimated_bounds_ = [str(name) for name in state.get("estimated_bounds", [])]
         self.total_ = float(state["total_"])
         self.fit_seconds_ = float(state["fit_seconds_"])
         self.seed_ = int(state["seed_"])

@@ -34,9 +34,10 @@ from synthgov import progress
 from synthgov.errors import InputError
 from synthgov.generators.base import Synthesizer, check_rows, new_seed
 from synthgov.generators.tree_model import Measurement, TreeModel, estimate
+from synthgov.privacy import bounds
 from synthgov.privacy.accounting import ACCOUNTANT, check_epsilon_delta, split_in_thirds
 from synthgov.privacy.cells import dp_schema, loss_summary, measure_one_way
-from synthgov.privacy.domains import DOMAIN_SOURCE, table_domains
+from synthgov.privacy.domains import table_domains
 from synthgov.privacy.mechanisms import exponential_choice, gaussian_counts, sigma_for
 from synthgov.privacy.sampling import sample_frame
 from synthgov.table.io import TableLike, read_table
@@ -61,6 +62,9 @@ class MSTSynthesizer(Synthesizer):
         Most groups a numeric column is modelled with (cells merged by equal noisy mass).
     iterations:
         Most mirror-descent steps of the estimation.
+    bounds_share:
+        Share of the budget spent on estimating the bounds of numeric columns the schema does not declare public
+        (:mod:`synthgov.privacy.bounds`); ``None``: every bound must be declared.
     """
 
     name = "mst"
@@ -73,20 +77,24 @@ class MSTSynthesizer(Synthesizer):
         delta: float = 1e-5,
         bins: int = 16,
         iterations: int = 3000,
+        bounds_share: float | None = None,
     ) -> None:
         super().__init__(seed=seed)
         self.epsilon = epsilon
         self.delta = delta
         self.bins = bins
         self.iterations = iterations
+        self.bounds_share = bounds_share
 
     is_private = True  # every fit is differentially private
 
     # -- the budget -----------------------------------------------------------------------------------
-    def budget_lines(self, columns: int) -> list[dict[str, Any]]:
-        """The itemised zCDP budget of a fit on ``columns`` columns: what each part of the data costs. It adds up
-        to ``cdp_rho(epsilon, delta)`` and depends on nothing but the parameters and the number of columns."""
-        return split_in_thirds(self.epsilon, self.delta, columns, PARTS)
+    def budget_lines(self, columns: int, estimated: int = 0) -> list[dict[str, Any]]:
+        """The itemised zCDP budget of a fit on ``columns`` columns, ``estimated`` of them with bounds to estimate:
+        what each part of the data costs. It adds up to ``cdp_rho(epsilon, delta)`` and depends on nothing but the
+        parameters and the schema."""
+        lines = split_in_thirds(self.epsilon, self.delta, columns, PARTS)
+        return bounds.with_bounds_line(lines, bounds.check_share(self.bounds_share), estimated)
 
     def privacy(self) -> dict[str, Any]:
         """The fitted model's privacy statement (the manifest's section)."""
@@ -98,7 +106,7 @@ class MSTSynthesizer(Synthesizer):
             "accountant": ACCOUNTANT,
             "mechanism": MECHANISM,
             "lines": self.budget_lines_,
-            "domains": {name: DOMAIN_SOURCE for name in self.domains_},
+            "domains": bounds.domain_sources(self.domains_, self.estimated_bounds_, self.budget_lines_),
             "neighbours": "add or remove one row",
             "loss": loss_summary(self.domains_, self.groups_, self._noise_sd()),
         }
@@ -122,6 +130,7 @@ class MSTSynthesizer(Synthesizer):
             raise InputError(f"bins must be a positive integer, got {self.bins!r}")
         if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
             raise InputError(f"iterations must be a positive integer, got {self.iterations!r}")
+        bounds.check_share(self.bounds_share)
 
     def _fit(self, table: TableLike, schema: Schema | str | Path | None) -> None:
         started = time.perf_counter()
@@ -129,13 +138,16 @@ class MSTSynthesizer(Synthesizer):
         schema_ = dp_schema(frame, schema)
         self._check_params(len(frame))
         names = schema_.names
-        lines = self.budget_lines(len(names))
+        estimated = bounds.check_schema(schema_, bounds.check_share(self.bounds_share))
+        lines = self.budget_lines(len(names), len(estimated))
         self.seed_ = self.seed if self.seed is not None else new_seed()
         rng = np.random.default_rng([self.seed_, 0])
+        schema_ = bounds.estimate(frame, schema_, estimated, lines[-1]["rho"], rng) if estimated else schema_
         with progress.step("measure: one-way marginals (Gaussian noise)"):
             one = measure_one_way(frame, table_domains(schema_), lines[0]["rho"], self.bins, rng)
             measurements = [Measurement((i,), one.counts[i], 1.0 / one.variances[i]) for i in range(len(names))]
         self.schema_ = schema_
+        self.estimated_bounds_ = estimated
         self.domains_ = one.domains
         self.groups_ = one.groups
         self.within_ = one.within
@@ -192,6 +204,7 @@ class MSTSynthesizer(Synthesizer):
             "total_": self.total_,
             "schema": self.schema_.to_dict(),
             "budget_lines": self.budget_lines_,
+            "estimated_bounds": list(self.estimated_bounds_),
             "groups": list(self.groups_),
             "within": list(self.within_),
             "tree": {
@@ -216,6 +229,7 @@ class MSTSynthesizer(Synthesizer):
             [np.asarray(t, dtype=np.float64) for t in tree["edge_theta"]],
         )
         self.budget_lines_ = [dict(line) for line in state["budget_lines"]]
+        self.estimated_bounds_ = [str(name) for name in state.get("estimated_bounds", [])]
         self.total_ = float(state["total_"])
         self.fit_seconds_ = float(state["fit_seconds_"])
         self.seed_ = int(state["seed_"])

@@ -130,11 +130,13 @@ def fit(
     degree: int,
     bins: int,
     rng: np.random.Generator,
+    lines: list[dict[str, Any]] | None = None,
 ) -> tuple[PrivBayesModel, OneWay, list[dict[str, Any]]]:
-    """Fit the private network (see the module docstring); returns the model, the one-way step and the lines."""
+    """Fit the private network (see the module docstring); returns the model, the one-way step and the lines
+    (``lines``: the itemised budget when the caller made it, e.g. with a line for estimated bounds after these)."""
     names = list(domains)
     d = len(names)
-    lines = budget_lines(epsilon, delta, d)
+    lines = lines if lines is not None else budget_lines(epsilon, delta, d)
     with progress.step("measure: one-way marginals (Gaussian noise)"):
         one = measure_one_way(frame, domains, lines[0]["rho"], bins, rng)
     sizes = one.sizes

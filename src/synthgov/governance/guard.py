@@ -71,13 +71,14 @@ class GuardVerdict:
     def synthetic_share(self) -> float:
         """Share of synthetic rows: the sum over parent releases of their measured shares (a table named
         synthetic by its manifest or file digest counts as wholly synthetic). Per release, an exact count
-        (manifest, file digest, rows found in the ledger) wins over the watermark's statistical estimate."""
+        (manifest, file digest, rows found in the ledger) wins over the watermark's statistical estimate. A hybrid
+        release's manifest or file counts for its declared share of generated rows."""
         if not self.synthetic:
             return 0.0
         exact: dict[str, float] = {}
         estimated: dict[str, float] = {}
         for e in self.evidence:
-            share = 1.0 if e.kind in ("manifest", "ledger-file") else e.share
+            share = (e.share if e.share is not None else 1.0) if e.kind in ("manifest", "ledger-file") else e.share
             if share is None:
                 continue
             key = e.release_id or e.detail
@@ -238,6 +239,7 @@ def _manifest_evidence(path: Path, notes: list[str]) -> list[Evidence]:
         predicate = statement["predicate"]
         release_id = str(predicate["release"]["id"])
         depth = int(predicate.get("lineage", {}).get("generation_depth", 0))
+        share = generated_share(predicate.get("hybrid"))
         key = keystore.public_key() if keystore.exists() else None
         signed = key is not None and any(
             isinstance(s, dict) and signing.verify_signature(statement, s, key) for s in document["signatures"]
@@ -252,11 +254,26 @@ def _manifest_evidence(path: Path, notes: list[str]) -> list[Evidence]:
         Evidence(
             "manifest",
             release_id,
-            f"it is in release folder {folder} (release {release_id}, depth {depth}, signature verified)",
+            f"it is in release folder {folder} (release {release_id}, depth {depth}, signature verified"
+            + (f"; a hybrid release, {share:.0%} of its rows generated" if share is not None else "")
+            + ")",
             generation_depth=depth,
             manifest_sha256=hashlib.sha256(raw).hexdigest(),
+            share=share,
         )
     ]
+
+
+def generated_share(hybrid: Any) -> float | None:
+    """The share of generated rows a hybrid release declares (its manifest's ``hybrid`` section); None for a
+    fully synthetic release."""
+    if not isinstance(hybrid, dict):
+        return None
+    try:
+        real, generated = int(hybrid["real_rows"]), int(hybrid["synthetic_rows"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return generated / (real + generated) if real + generated > 0 else None
 
 
 def _ledger() -> list[dict[str, Any]]:
@@ -277,8 +294,14 @@ def _ledger_evidence(table: pd.DataFrame, path: Path | None, entries: list[dict[
     columns = sorted(map(str, table.columns))
     for entry in entries:
         if digest is not None and digest in entry.get("data_sha256", []):
+            share = entry.get("generated_share")
             out.append(
-                Evidence("ledger-file", entry["release_id"], f"the file is release {entry['release_id']}'s", share=1.0)
+                Evidence(
+                    "ledger-file",
+                    entry["release_id"],
+                    f"the file is release {entry['release_id']}'s",
+                    share=1.0 if share is None else float(share),
+                )
             )
             continue
         if not entry.get("distinctive_rows", True) or entry.get("columns") != columns:

@@ -114,8 +114,16 @@ def recover_origin(folder: Any) -> pd.Series:
     from synthgov.table.io import read_table
 
     folder = Path(folder)
-    if not verify_release(folder).valid:
+    verification = verify_release(folder)
+    if not verification.valid:
         raise InputError(f"{folder} does not verify (synthgov verify {folder}): its origin cannot be trusted")
+    keystore = Keystore.default().ensure()
+    own = keystore.index().get("signing_key_id")
+    if verification.key_id != own:
+        raise InputError(
+            f"{folder} was signed by key {verification.key_id}, not this keystore's {own}: only its issuer holds the "
+            "key that recovers each row's origin"
+        )
     predicate = load_manifest(folder)["statement"]["predicate"]
     section = predicate.get("hybrid")
     if not section:
@@ -126,5 +134,5 @@ def recover_origin(folder: Any) -> pd.Series:
         raise InputError(
             f"{folder} holds {len(data):,} rows, its manifest {rows:,}: the origin needs the rows as released"
         )
-    key = origin_key(Keystore.default().ensure().watermark_secret(), predicate["release"]["id"])
+    key = origin_key(keystore.watermark_secret(), predicate["release"]["id"])
     return pd.Series(real_positions(key, rows, section["real_rows"]), name="real")

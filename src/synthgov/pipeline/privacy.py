@@ -73,7 +73,7 @@ def check_options(run: ReleaseRun) -> None:
 def charge(run: ReleaseRun) -> None:
     """Reserve the release's itemised privacy cost against its source (refused past the policy's cap)."""
     from synthgov.governance.guard import Policy
-    from synthgov.privacy import budget
+    from synthgov.privacy import bounds, budget
     from synthgov.table.schema import Schema
 
     check_options(run)
@@ -90,7 +90,8 @@ def charge(run: ReleaseRun) -> None:
     assert run.table is not None
     schema.check_against(list(run.table.columns))
     model._check_params(len(run.table))  # epsilon, delta (< 1/n) and the other parameters, before any work
-    lines = model.budget_lines(len(schema.names))
+    estimated = bounds.check_schema(schema, bounds.check_share(getattr(model, "bounds_share", None)))
+    lines = model.budget_lines(len(schema.names), len(estimated))
     policy = options.policy if isinstance(options.policy, Policy) else Policy.load(options.policy)
     cap = None
     if policy.max_epsilon is not None:
@@ -156,7 +157,7 @@ def manifest_privacy(run: ReleaseRun) -> dict[str, Any]:
     section["ledger"] = {
         "source_spent_epsilon": run.budget["epsilon"] if run.budget else None,
         "at_delta": run.budget["delta"] if run.budget else None,
-        "composition": "zCDP (rho adds up over the source's releases)",
+        "composition": run.budget.get("composition") if run.budget else None,
     }
     section["pipeline"] = SWITCHED_OFF
     return section

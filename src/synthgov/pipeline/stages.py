@@ -206,7 +206,9 @@ def record(run: ReleaseRun) -> None:
 
     depth = run.verdict.generation_depth if run.verdict is not None else 0
     data_files = [p for p in run.files if p.name.startswith("synthetic.")]
-    ledger.record(run.release_id, run.folder / "manifest.json", run.data, data_files, depth, run.table)
+    ledger.record(
+        run.release_id, run.folder / "manifest.json", run.data, data_files, depth, run.table, real_rows=run.real_rows
+    )
 
 
 def publish(run: ReleaseRun) -> None:

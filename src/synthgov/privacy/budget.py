@@ -13,7 +13,9 @@ A reservation whose process died without either is settled on the next read: its
 and the folder holds that release's manifest (``commit``) or not (``void``); for ``synthgov fit``, whether the
 model file was written after the reservation. Releases compose in zCDP: the
 source's spent rho is the sum of its committed and pending releases' rho; its epsilon is stated at the cap's
-delta. The cap (``max_epsilon``, with ``budget_delta``, in the policy file) is checked under an exclusive lock on
+delta. Once a release with an RDP line (DP-SGD) is in the ledger, the source's lines compose in RDP instead
+(:mod:`.rdp`: zCDP lines as rho * alpha, order by order). The cap (``max_epsilon``, with ``budget_delta``, in
+the policy file) is checked under an exclusive lock on
 the source's file, so two runs cannot both take the last of a budget.
 """
 
@@ -36,7 +38,8 @@ import pandas as pd
 
 from synthgov.config import home, private_folder
 from synthgov.errors import BudgetError, InputError
-from synthgov.privacy.accounting import ACCOUNTANT, cdp_epsilon
+from synthgov.privacy import rdp
+from synthgov.privacy.accounting import ACCOUNTANT
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +87,28 @@ class Cap:
     delta: float = DEFAULT_BUDGET_DELTA
 
 
-def spent(charges: list[Charge], delta: float = DEFAULT_BUDGET_DELTA) -> dict[str, float]:
-    rho = sum(c.rho for c in charges if c.counts)
-    return {"rho": rho, "epsilon": cdp_epsilon(rho, delta) if rho > 0 else 0.0, "delta": delta}
+def spent(charges: list[Charge], delta: float = DEFAULT_BUDGET_DELTA) -> dict[str, Any]:
+    """What the committed and running releases spent: rho of their zCDP lines, and epsilon at ``delta`` of all
+    their lines composed (:func:`.rdp.composed`)."""
+    lines = [line for c in charges if c.counts for line in c.lines]
+    return {
+        "rho": sum(c.rho for c in charges if c.counts),
+        "epsilon": rdp.composed(lines, delta),
+        "delta": delta,
+        "composition": composition(lines),
+    }
+
+
+def composition(lines: list[dict[str, Any]]) -> str:
+    """How the source's releases compose: zCDP while every line is zCDP, RDP once a line has an RDP curve."""
+    if any(line.get("rdp") is not None for line in lines):
+        return "RDP over the orders of synthgov.privacy.rdp (zCDP lines as rho * alpha), added up order by order"
+    return "zCDP (rho adds up over the source's releases)"
+
+
+def zcdp_rho(lines: list[dict[str, Any]]) -> float:
+    """The rho of the zCDP lines (an RDP line has none)."""
+    return float(sum(float(line["rho"]) for line in lines if line.get("rho") is not None))
 
 
 @contextmanager
@@ -231,12 +253,13 @@ def reserve(
 ) -> dict[str, float]:
     """Write the reservation of a release before it reads the data, or raise :class:`BudgetError` when it would
     take the source past ``cap``. Returns the source's spending with this release."""
-    rho = float(sum(line["rho"] for line in lines))
+    rho = zcdp_rho(lines)
     with _locked(key) as path:
         before = _settle(path, _events(path))
         after_rho = sum(c.rho for c in before if c.counts) + rho
         delta_cap = cap.delta if cap is not None else DEFAULT_BUDGET_DELTA
-        after_epsilon = cdp_epsilon(after_rho, delta_cap)
+        after_lines = [line for c in before if c.counts for line in c.lines] + list(lines)
+        after_epsilon = rdp.composed(after_lines, delta_cap)
         if cap is not None and after_epsilon > cap.max_epsilon + 1e-9:
             releases = sum(1 for c in before if c.counts)
             raise BudgetError(
@@ -255,15 +278,15 @@ def reserve(
                 "delta": delta,
                 "rho": rho,
                 "lines": lines,
-                "accountant": ACCOUNTANT,
+                "accountant": rdp.ACCOUNTANT if composition(lines).startswith("RDP") else ACCOUNTANT,
                 "target": str(target.resolve()) if target is not None else None,
                 "target_kind": target_kind,
                 "unix_time": time.time(),
                 "pid": os.getpid(),
             },
         )
-    logger.info("privacy budget: reserved rho %.4g for release %s", rho, release_id)
-    return {"rho": after_rho, "epsilon": after_epsilon, "delta": delta_cap}
+    logger.info("privacy budget: reserved epsilon %g (rho %.4g in zCDP lines) for release %s", epsilon, rho, release_id)
+    return {"rho": after_rho, "epsilon": after_epsilon, "delta": delta_cap, "composition": composition(after_lines)}
 
 
 def close(key: str, release_id: str, event: str, reason: str = "") -> None:

@@ -66,14 +66,18 @@ def record(
     data_files: list[Path],
     generation_depth: int,
     training: pd.DataFrame | None,
+    real_rows: np.ndarray | None = None,
 ) -> Path:
-    """Write the ledger entry of a release just signed."""
+    """Write the ledger entry of a release just signed. ``real_rows``: a hybrid release's mask of its real rows,
+    which stay out of the row sketch (they are the source's rows, not generated ones: the source itself must not
+    match the release) and make the entry's ``generated_share``."""
     import hashlib
 
     from synthgov.release.integrity import file_sha256
 
     target = private_folder(folder())
-    hashes = row_hashes(data)
+    generated = data if real_rows is None else data.loc[~np.asarray(real_rows, dtype=bool)]
+    hashes = row_hashes(generated)
     shift = sketch_shift(len(hashes))
     copies = None
     if training is not None and set(training.columns) == set(data.columns):
@@ -88,6 +92,7 @@ def record(
         "sketch_shift": shift,
         "copies_of_training": copies,
         "distinctive_rows": copies is None or copies <= DISTINCTIVE,
+        "generated_share": None if real_rows is None else len(generated) / max(len(data), 1),
     }
     path = target / f"{release_id}.json"
     write_private(path, (json.dumps(entry, indent=1) + "\n").encode())

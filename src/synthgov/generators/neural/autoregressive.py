@@ -19,15 +19,20 @@ errors of a chain of conditionals add up along the column order, and on Adult th
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from synthgov.errors import InputError
 from synthgov.generators.neural.base import SAMPLE_CHUNK, NeuralSynthesizer
 from synthgov.generators.neural.marginal_matching import softmax_rows
 from synthgov.generators.neural.torch_utils import adam, sample_categorical, torch_generator
 from synthgov.generators.neural.training import TrainingReport
+from synthgov.generators.private_mode import PrivateMode
+from synthgov.table.io import TableLike
+from synthgov.table.schema import Schema
 
 if TYPE_CHECKING:
     import torch
@@ -87,6 +92,47 @@ def _network(
         def column_logits(self, tokens: torch.Tensor, known: torch.Tensor, j: int) -> torch.Tensor:
             return self.heads[j](self.hidden_state(self.embeddings(tokens), known, j))
 
+        def forward(self, tokens: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+            """Each row's mean negative log-likelihood per column (B,), without dropout."""
+            return self.losses_and_norms(tokens, known, norms=False)[0]
+
+        def losses_and_norms(
+            self, tokens: torch.Tensor, known: torch.Tensor, norms: bool = True
+        ) -> tuple[torch.Tensor, torch.Tensor | None]:
+            """Each row's loss (B,) and, with ``norms``, the squared L2 norm of each row's gradient over every
+            parameter (B,), without forming per-row gradients ("ghost" norms, Goodfellow 2015; Li et al. 2022):
+            a weight that maps an input vector a to an output whose loss gradient is g gets the row gradient
+            outer(a, g), of norm |a| |g|; the regressors' weights are one slice per column, the embedding rows of
+            a row are distinct (one per column), so the squares add up. DP-SGD's clipping needs only these norms;
+            the clipped sum is then one backward pass of the loss weighted per row. Checked against ``torch.func``
+            per-row gradients in tests/test_dp_sgd.py."""
+            from torch.nn import functional
+
+            emb = self.embeddings(tokens)
+            x = (emb.unsqueeze(1) * known.unsqueeze(-1)).flatten(2)  # (B, D, D*e)
+            a1 = torch.einsum("bjk,jkh->bjh", x, self.w1) + self.b1
+            h = torch.relu(a1)
+            a2 = torch.einsum("bjk,jkh->bjh", h, self.w2) + self.b2
+            out = h + torch.relu(a2)
+            logits = [head(out[:, j]) for j, head in enumerate(self.heads)]
+            losses = torch.stack(
+                [functional.cross_entropy(z, tokens[:, j], reduction="none") for j, z in enumerate(logits)], 1
+            ).mean(1)
+            if not norms:
+                return losses, None
+            g_emb, g1, g2, *g_logits = torch.autograd.grad(losses.sum(), [emb, a1, a2, *logits], retain_graph=True)
+
+            def sq(t: torch.Tensor) -> torch.Tensor:
+                return t.pow(2).sum(-1)
+
+            with torch.no_grad():
+                total = sq(g_emb).sum(1)  # embedding rows
+                total += (sq(x) * sq(g1)).sum(1) + sq(g1).sum(1)  # w1, b1
+                total += (sq(h) * sq(g2)).sum(1) + sq(g2).sum(1)  # w2, b2
+                for j, g in enumerate(g_logits):  # heads: weight and bias
+                    total += sq(out[:, j]) * sq(g) + sq(g)
+            return losses, total
+
     return ColumnRegressors()
 
 
@@ -113,7 +159,7 @@ def dropout_masks(
     return keep
 
 
-class AutoregressiveSynthesizer(NeuralSynthesizer):
+class AutoregressiveSynthesizer(PrivateMode, NeuralSynthesizer):
     """Any-order autoregressive network over column tokens (the default generator).
 
     Parameters
@@ -149,6 +195,19 @@ class AutoregressiveSynthesizer(NeuralSynthesizer):
     precision:
         ``"auto"`` (float32 here: this model's small batched products gain nothing from bfloat16, measured in
         docs/generators.md), ``"float32"`` or ``"bfloat16"`` (:func:`.torch_utils.resolve_precision`).
+    epsilon, delta:
+        With ``epsilon``: differentially private, (epsilon, delta)-DP (:mod:`.private_autoregressive`): tokens on
+        the schema's public domains grouped by noisy one-way counts (``dp_marginal_share`` of the budget, zCDP),
+        the network trained by DP-SGD (the rest; RDP), composed in RDP. Needs a schema with public domains and
+        the ``synthgov[dp]`` extra (opacus' accountant).
+    dp_epochs, dp_sample_rate, dp_clip, dp_marginal_share:
+        DP-SGD's expected passes over the rows, Poisson sampling rate per step (a parameter, never computed from
+        the row count), per-row gradient norm bound, and the share of the budget's rho spent on the one-way
+        marginals. ``epochs``, ``batch_size``, ``patience``, ``validation``, ``dropout`` and ``lr_decay`` are
+        not used in the private mode (nothing may be chosen by a loss on the rows).
+    bounds_share:
+        Private mode: share of the budget's rho spent on estimating the bounds of numeric columns the schema does
+        not declare public (:mod:`synthgov.privacy.bounds`); ``None``: every bound must be declared.
     """
 
     name = "autoregressive"
@@ -172,6 +231,13 @@ class AutoregressiveSynthesizer(NeuralSynthesizer):
         match_marginals: bool = True,
         device: str = "auto",
         precision: str = "auto",
+        epsilon: float | None = None,
+        delta: float = 1e-5,
+        dp_epochs: int = 20,
+        dp_sample_rate: float = 0.05,
+        dp_clip: float = 1.0,
+        dp_marginal_share: float = 0.1,
+        bounds_share: float | None = None,
     ) -> None:
         super().__init__(
             seed=seed,
@@ -191,8 +257,44 @@ class AutoregressiveSynthesizer(NeuralSynthesizer):
         self.lr_decay = lr_decay
         self.fixed_order_share = fixed_order_share
         self.match_marginals = match_marginals
+        self.epsilon = epsilon
+        self.delta = delta
+        self.dp_epochs = dp_epochs
+        self.dp_sample_rate = dp_sample_rate
+        self.dp_clip = dp_clip
+        self.dp_marginal_share = dp_marginal_share
+        self.bounds_share = bounds_share
 
-    def _check_params(self) -> None:
+    # -- the private mode (DP-SGD; synthgov.generators.private_mode) ----------------------------------
+    def budget_lines(self, columns: int, estimated: int = 0) -> list[dict[str, Any]]:
+        """The itemised budget of a private fit on ``columns`` columns (``estimated`` of them with bounds to
+        estimate): a zCDP line for the one-way marginals, an RDP line for DP-SGD (and a zCDP line for the bounds),
+        composing to (epsilon, delta) (:func:`synthgov.privacy.rdp.composed`)."""
+        from synthgov.generators.neural import private_autoregressive
+
+        return private_autoregressive.budget_lines(self, estimated)
+
+    def privacy(self) -> dict[str, Any]:
+        from synthgov.generators.neural import private_autoregressive
+
+        self._check_fitted()
+        return private_autoregressive.privacy(self)
+
+    def _fit_private(self, table: TableLike, schema: Schema | str | Path | None) -> None:
+        from synthgov.generators.neural import private_autoregressive
+
+        private_autoregressive.fit(self, table, schema)
+
+    def _sample_private(self, n: int, seed: int | None, conditions: Any) -> pd.DataFrame:
+        from synthgov.generators.neural import private_autoregressive
+
+        return private_autoregressive.sample(self, n, seed, conditions)
+
+    def _check_params(self, rows: int | None = None) -> None:
+        if self.is_private:
+            from synthgov.generators.neural import private_autoregressive
+
+            private_autoregressive.check_params(self, rows)
         super()._check_params()
         decay = self.lr_decay
         if decay is not None and (isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 < decay < 1):
@@ -206,8 +308,12 @@ class AutoregressiveSynthesizer(NeuralSynthesizer):
             np.bincount(tokens[:, j], minlength=s) / len(tokens) for j, s in enumerate(self.encoding_.sizes)
         ]
 
+    def _token_sizes(self) -> list[int]:
+        """Tokens per column: the encoding's, or the private mode's model groups."""
+        return [len(p) for p in self.priors_]
+
     def _build_network(self) -> torch.nn.Module:
-        return _network(self.encoding_.sizes, self.priors_, self.embedding_dim, self.hidden, self.dropout)
+        return _network(self._token_sizes(), self.priors_, self.embedding_dim, self.hidden, self.dropout)
 
     # -- training ---------------------------------------------------------------------------------
     def _known_mask(self, b: int, d: int, gen: torch.Generator) -> torch.Tensor:
@@ -312,7 +418,7 @@ class AutoregressiveSynthesizer(NeuralSynthesizer):
 
         net, device = self.network_, self.device_
         net.eval()
-        out = np.empty((rows.size, self.encoding_.sizes[j]))
+        out = np.empty((rows.size, len(self.priors_[j])))
         with torch.no_grad():
             for start in range(0, rows.size, SAMPLE_CHUNK):
                 part = rows[start : start + SAMPLE_CHUNK]
@@ -328,7 +434,7 @@ class AutoregressiveSynthesizer(NeuralSynthesizer):
         ``NEVER`` (never drawn)."""
         from synthgov.generators.neural.marginal_matching import CALIBRATION_ROWS, tilt_offsets
 
-        d = len(self.encoding_.sizes)
+        d = len(self.priors_)
         tokens = np.zeros((CALIBRATION_ROWS, d), dtype=np.int64)
         known = np.zeros_like(tokens, dtype=bool)
         everything = np.arange(CALIBRATION_ROWS)
@@ -341,7 +447,17 @@ class AutoregressiveSynthesizer(NeuralSynthesizer):
         return offsets
 
     def _no_offsets(self) -> list[np.ndarray]:
-        return [np.zeros(s) for s in self.encoding_.sizes]
+        return [np.zeros(s) for s in self._token_sizes()]
+
+    def _private_state(self) -> dict[str, Any]:
+        from synthgov.generators.neural import private_autoregressive
+
+        return private_autoregressive.state(self)
+
+    def _set_private_state(self, state: dict[str, Any]) -> None:
+        from synthgov.generators.neural import private_autoregressive
+
+        private_autoregressive.set_state(self, state)
 
     def _architecture_state(self) -> dict[str, Any]:
         return {"priors": self.priors_, "offsets": self.offsets_}
