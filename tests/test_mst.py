@@ -178,7 +178,7 @@ def test_parameters_are_kept_and_clone_refits_the_same(table: pd.DataFrame, fitt
     from sklearn.base import clone
 
     params = fitted.get_params()
-    assert params == {"seed": 3, "epsilon": 1.0, "delta": 1e-6, "bins": 16, "iterations": 3000, "bounds_share": None}
+    assert params == {"seed": 3, "epsilon": 1.0, "delta": 1e-6, "bins": 16, "iterations": 3000, "domain_share": None}
     copy = clone(fitted)
     assert not copy.is_fitted and copy.get_params() == params
     with pytest.raises(NotFittedError):

@@ -31,7 +31,7 @@ from synthgov.generators.discretise import numeric_tokens
 from synthgov.generators.marginals import CategoricalMarginal
 from synthgov.generators.private_mode import PrivateMode
 from synthgov.generators.transformer import category_intervals, codes_from_uniform
-from synthgov.privacy import bounds
+from synthgov.privacy import domain_estimation as estimation
 from synthgov.privacy.accounting import ACCOUNTANT, split_in_thirds
 from synthgov.privacy.cells import dp_schema, loss_summary
 from synthgov.privacy.domains import table_domains
@@ -58,9 +58,9 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
     epsilon, delta:
         With ``epsilon``: PrivBayes, (epsilon, delta)-DP in zCDP (needs a schema with public domains; ``bins`` then
         bounds a number's groups).
-    bounds_share:
-        Private mode: share of the budget spent on estimating the bounds of numeric columns the schema does not
-        declare public (:mod:`synthgov.privacy.bounds`); ``None``: every bound must be declared.
+    domain_share:
+        Private mode: share of the budget spent on estimating the domains of columns the schema does not declare
+        public (:mod:`synthgov.privacy.domain_estimation`); ``None``: every domain must be declared.
     """
 
     name = "bayesnet"
@@ -75,7 +75,7 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
         oversample: int = 4,
         epsilon: float | None = None,
         delta: float = 1e-5,
-        bounds_share: float | None = None,
+        domain_share: float | None = None,
     ) -> None:
         super().__init__(seed=seed)
         self.degree = degree
@@ -84,20 +84,22 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
         self.oversample = oversample
         self.epsilon = epsilon
         self.delta = delta
-        self.bounds_share = bounds_share
+        self.domain_share = domain_share
 
     # -- the private mode (PrivBayes; synthgov.generators.private_mode) ---------------------------------
-    def budget_lines(self, columns: int, estimated: int = 0) -> list[dict[str, Any]]:
-        """The itemised zCDP budget of a private fit on ``columns`` columns, ``estimated`` of them with bounds to
-        estimate (:mod:`synthgov.privacy.bounds`)."""
+    def budget_lines(self, columns: int, numeric: int = 0, categorical: int = 0) -> list[dict[str, Any]]:
+        """The itemised zCDP budget of a private fit on ``columns`` columns, ``numeric`` and ``categorical`` of them
+        with domains to estimate (:mod:`synthgov.privacy.domain_estimation`)."""
         if not self.is_private:
             raise InputError("bayesnet is differentially private only with epsilon (PrivBayes mode)")
-        lines = split_in_thirds(self.epsilon, self.delta, columns, privbayes.PARTS)
-        return bounds.with_bounds_line(lines, bounds.check_share(self.bounds_share), estimated)
+        delta = estimation.other_lines_delta(float(self.delta), categorical)
+        lines = split_in_thirds(self.epsilon, delta, columns, privbayes.PARTS)
+        share = estimation.check_share(self.domain_share)
+        return estimation.with_domain_line(lines, share, numeric, categorical, float(self.delta))
 
     def _check_params(self, rows: int) -> None:
         privbayes.check_params(self.epsilon, self.delta, rows)
-        bounds.check_share(self.bounds_share)
+        estimation.check_share(self.domain_share)
         if not (isinstance(self.degree, int) and not isinstance(self.degree, bool) and self.degree >= 0):
             raise InputError(f"degree must be a non-negative integer, got {self.degree!r}")
         if not (isinstance(self.bins, int) and not isinstance(self.bins, bool) and self.bins >= 2):
@@ -114,7 +116,7 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
             "accountant": ACCOUNTANT,
             "mechanism": privbayes.MECHANISM,
             "lines": self.budget_lines_,
-            "domains": bounds.domain_sources(self.domains_, self.estimated_bounds_, self.budget_lines_),
+            "domains": estimation.domain_sources(self.domains_, self.estimated_domains_, self.budget_lines_),
             "neighbours": "add or remove one row",
             "loss": loss_summary(
                 self.domains_, self.private_.groups, privbayes.noise_sd(self.budget_lines_, len(self.domains_))
@@ -126,11 +128,11 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
         frame = read_table(table)
         schema_ = dp_schema(frame, schema)
         self._check_params(len(frame))
-        estimated = bounds.check_schema(schema_, bounds.check_share(self.bounds_share))
-        lines = self.budget_lines(len(schema_.names), len(estimated))
+        numeric, categorical = estimation.check_schema(schema_, estimation.check_share(self.domain_share))
+        lines = self.budget_lines(len(schema_.names), len(numeric), len(categorical))
         self.seed_ = self.seed if self.seed is not None else new_seed()
         rng = np.random.default_rng([self.seed_, 0])
-        schema_ = bounds.estimate(frame, schema_, estimated, lines[-1]["rho"], rng) if estimated else schema_
+        schema_ = estimation.estimate(frame, schema_, numeric, categorical, lines[-1], rng)
         model, one, lines = privbayes.fit(
             frame,
             table_domains(schema_),
@@ -142,7 +144,7 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
             rng=rng,
         )
         self.schema_ = schema_
-        self.estimated_bounds_ = estimated
+        self.estimated_domains_ = numeric + categorical
         self.domains_ = one.domains
         self.private_ = model
         self.total_ = float(one.total)
@@ -172,7 +174,7 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
             "total_": self.total_,
             "schema": self.schema_.to_dict(),
             "budget_lines": self.budget_lines_,
-            "estimated_bounds": list(self.estimated_bounds_),
+            "estimated_domains": list(self.estimated_domains_),
             "private": self.private_.to_state(),
         }
 
@@ -181,7 +183,7 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
         self.domains_ = table_domains(self.schema_)
         self.private_ = privbayes.PrivBayesModel.from_state(state["private"])
         self.budget_lines_ = [dict(line) for line in state["budget_lines"]]
-        self.estimated_bounds_ = [str(name) for name in state.get("estimated_bounds", [])]
+        self.estimated_domains_ = [str(name) for name in state.get("estimated_domains", [])]
         self.total_ = float(state["total_"])
         self.fit_seconds_ = float(state["fit_seconds_"])
         self.seed_ = int(state["seed_"])

@@ -34,7 +34,7 @@ from synthgov import progress
 from synthgov.errors import InputError
 from synthgov.generators.base import Synthesizer, check_rows, new_seed
 from synthgov.generators.tree_model import Measurement, TreeModel, estimate
-from synthgov.privacy import bounds
+from synthgov.privacy import domain_estimation as estimation
 from synthgov.privacy.accounting import ACCOUNTANT, check_epsilon_delta, split_in_thirds
 from synthgov.privacy.cells import dp_schema, loss_summary, measure_one_way
 from synthgov.privacy.domains import table_domains
@@ -62,9 +62,9 @@ class MSTSynthesizer(Synthesizer):
         Most groups a numeric column is modelled with (cells merged by equal noisy mass).
     iterations:
         Most mirror-descent steps of the estimation.
-    bounds_share:
-        Share of the budget spent on estimating the bounds of numeric columns the schema does not declare public
-        (:mod:`synthgov.privacy.bounds`); ``None``: every bound must be declared.
+    domain_share:
+        Share of the budget spent on estimating the domains (numeric bounds, categories) of columns the schema does
+        not declare public (:mod:`synthgov.privacy.domain_estimation`); ``None``: every domain must be declared.
     """
 
     name = "mst"
@@ -77,24 +77,26 @@ class MSTSynthesizer(Synthesizer):
         delta: float = 1e-5,
         bins: int = 16,
         iterations: int = 3000,
-        bounds_share: float | None = None,
+        domain_share: float | None = None,
     ) -> None:
         super().__init__(seed=seed)
         self.epsilon = epsilon
         self.delta = delta
         self.bins = bins
         self.iterations = iterations
-        self.bounds_share = bounds_share
+        self.domain_share = domain_share
 
     is_private = True  # every fit is differentially private
 
     # -- the budget -----------------------------------------------------------------------------------
-    def budget_lines(self, columns: int, estimated: int = 0) -> list[dict[str, Any]]:
-        """The itemised zCDP budget of a fit on ``columns`` columns, ``estimated`` of them with bounds to estimate:
-        what each part of the data costs. It adds up to ``cdp_rho(epsilon, delta)`` and depends on nothing but the
-        parameters and the schema."""
-        lines = split_in_thirds(self.epsilon, self.delta, columns, PARTS)
-        return bounds.with_bounds_line(lines, bounds.check_share(self.bounds_share), estimated)
+    def budget_lines(self, columns: int, numeric: int = 0, categorical: int = 0) -> list[dict[str, Any]]:
+        """The itemised zCDP budget of a fit on ``columns`` columns, ``numeric`` and ``categorical`` of them with
+        domains to estimate: what each part of the data costs. It composes to (epsilon, delta) and depends on
+        nothing but the parameters and the schema."""
+        delta = estimation.other_lines_delta(float(self.delta), categorical)
+        lines = split_in_thirds(self.epsilon, delta, columns, PARTS)
+        share = estimation.check_share(self.domain_share)
+        return estimation.with_domain_line(lines, share, numeric, categorical, float(self.delta))
 
     def privacy(self) -> dict[str, Any]:
         """The fitted model's privacy statement (the manifest's section)."""
@@ -106,7 +108,7 @@ class MSTSynthesizer(Synthesizer):
             "accountant": ACCOUNTANT,
             "mechanism": MECHANISM,
             "lines": self.budget_lines_,
-            "domains": bounds.domain_sources(self.domains_, self.estimated_bounds_, self.budget_lines_),
+            "domains": estimation.domain_sources(self.domains_, self.estimated_domains_, self.budget_lines_),
             "neighbours": "add or remove one row",
             "loss": loss_summary(self.domains_, self.groups_, self._noise_sd()),
         }
@@ -130,7 +132,7 @@ class MSTSynthesizer(Synthesizer):
             raise InputError(f"bins must be a positive integer, got {self.bins!r}")
         if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or self.iterations < 1:
             raise InputError(f"iterations must be a positive integer, got {self.iterations!r}")
-        bounds.check_share(self.bounds_share)
+        estimation.check_share(self.domain_share)
 
     def _fit(self, table: TableLike, schema: Schema | str | Path | None) -> None:
         started = time.perf_counter()
@@ -138,16 +140,16 @@ class MSTSynthesizer(Synthesizer):
         schema_ = dp_schema(frame, schema)
         self._check_params(len(frame))
         names = schema_.names
-        estimated = bounds.check_schema(schema_, bounds.check_share(self.bounds_share))
-        lines = self.budget_lines(len(names), len(estimated))
+        numeric, categorical = estimation.check_schema(schema_, estimation.check_share(self.domain_share))
+        lines = self.budget_lines(len(names), len(numeric), len(categorical))
         self.seed_ = self.seed if self.seed is not None else new_seed()
         rng = np.random.default_rng([self.seed_, 0])
-        schema_ = bounds.estimate(frame, schema_, estimated, lines[-1]["rho"], rng) if estimated else schema_
+        schema_ = estimation.estimate(frame, schema_, numeric, categorical, lines[-1], rng)
         with progress.step("measure: one-way marginals (Gaussian noise)"):
             one = measure_one_way(frame, table_domains(schema_), lines[0]["rho"], self.bins, rng)
             measurements = [Measurement((i,), one.counts[i], 1.0 / one.variances[i]) for i in range(len(names))]
         self.schema_ = schema_
-        self.estimated_bounds_ = estimated
+        self.estimated_domains_ = numeric + categorical
         self.domains_ = one.domains
         self.groups_ = one.groups
         self.within_ = one.within
@@ -204,7 +206,7 @@ class MSTSynthesizer(Synthesizer):
             "total_": self.total_,
             "schema": self.schema_.to_dict(),
             "budget_lines": self.budget_lines_,
-            "estimated_bounds": list(self.estimated_bounds_),
+            "estimated_domains": list(self.estimated_domains_),
             "groups": list(self.groups_),
             "within": list(self.within_),
             "tree": {
@@ -229,7 +231,7 @@ class MSTSynthesizer(Synthesizer):
             [np.asarray(t, dtype=np.float64) for t in tree["edge_theta"]],
         )
         self.budget_lines_ = [dict(line) for line in state["budget_lines"]]
-        self.estimated_bounds_ = [str(name) for name in state.get("estimated_bounds", [])]
+        self.estimated_domains_ = [str(name) for name in state.get("estimated_domains", [])]
         self.total_ = float(state["total_"])
         self.fit_seconds_ = float(state["fit_seconds_"])
         self.seed_ = int(state["seed_"])

@@ -73,7 +73,8 @@ def check_options(run: ReleaseRun) -> None:
 def charge(run: ReleaseRun) -> None:
     """Reserve the release's itemised privacy cost against its source (refused past the policy's cap)."""
     from synthgov.governance.guard import Policy
-    from synthgov.privacy import bounds, budget
+    from synthgov.privacy import budget
+    from synthgov.privacy import domain_estimation as estimation
     from synthgov.table.schema import Schema
 
     check_options(run)
@@ -90,8 +91,8 @@ def charge(run: ReleaseRun) -> None:
     assert run.table is not None
     schema.check_against(list(run.table.columns))
     model._check_params(len(run.table))  # epsilon, delta (< 1/n) and the other parameters, before any work
-    estimated = bounds.check_schema(schema, bounds.check_share(getattr(model, "bounds_share", None)))
-    lines = model.budget_lines(len(schema.names), len(estimated))
+    numeric, categorical = estimation.check_schema(schema, estimation.check_share(getattr(model, "domain_share", None)))
+    lines = model.budget_lines(len(schema.names), len(numeric), len(categorical))
     policy = options.policy if isinstance(options.policy, Policy) else Policy.load(options.policy)
     cap = None
     if policy.max_epsilon is not None:

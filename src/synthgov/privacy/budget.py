@@ -262,10 +262,15 @@ def reserve(
         after_epsilon = rdp.composed(after_lines, delta_cap)
         if cap is not None and after_epsilon > cap.max_epsilon + 1e-9:
             releases = sum(1 for c in before if c.counts)
+            reached = (
+                f"to epsilon {after_epsilon:.3g} at delta {delta_cap:g}"
+                if after_epsilon < float("inf")
+                else f"past the cap's delta {delta_cap:g} (the deltas of its estimated category domains add up)"
+            )
             raise BudgetError(
                 f"refused: this release (epsilon {epsilon:g}, delta {delta:g}) would take the source's privacy budget "
-                f"to epsilon {after_epsilon:.3g} at delta {delta_cap:g} over its {releases} earlier release(s), "
-                f"above the policy's max_epsilon {cap.max_epsilon:g} (synthgov budget SOURCE shows them)"
+                f"{reached} over its {releases} earlier release(s), above the policy's max_epsilon "
+                f"{cap.max_epsilon:g} (synthgov budget SOURCE shows them)"
             )
         _append(
             path,

@@ -70,9 +70,12 @@ def calibrate(epsilon: float, delta: float, fixed: list[dict[str, Any]], sample_
     """The smallest noise multiplier (to 0.1%) for which ``fixed`` lines plus ``steps`` DP-SGD steps compose to at
     most (epsilon, delta)."""
     fixed_curve = np.sum([rdp.curve_of(line) for line in fixed], axis=0) if fixed else 0.0
+    rest = delta - math.fsum(float(line.get("delta") or 0.0) for line in fixed)  # approximate lines' deltas first
+    if rest <= 0:
+        raise InputError(f"the other parts of the budget use all of delta {delta:g}")
 
     def fits(sigma: float) -> bool:
-        return rdp.rdp_epsilon(fixed_curve + sgd_curve(sigma, sample_rate, steps), delta) <= epsilon
+        return rdp.rdp_epsilon(fixed_curve + sgd_curve(sigma, sample_rate, steps), rest) <= epsilon
 
     lo, hi = 0.05, 1.0
     while not fits(hi):

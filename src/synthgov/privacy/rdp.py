@@ -8,7 +8,9 @@ Balle et al. 2020 (Theorem 21), minimised over the grid:
 epsilon = min over alpha of curve(alpha) + log((alpha - 1) / alpha) - (log delta + log alpha) / (alpha - 1).
 It is what opacus' RDP accountant states (tests/test_dp_sgd.py checks it against opacus and against Google's
 dp-accounting). A grid gives an epsilon no smaller than the continuous optimum, so the statement stays an upper
-bound; releases made only of zCDP lines keep the tight zCDP conversion of :mod:`.accounting`.
+bound; releases made only of zCDP lines keep the tight zCDP conversion of :mod:`.accounting`. A line with a
+``delta`` of its own (delta-approximate zCDP, Bun & Steinke 2016: categories estimated by Gaussian thresholding)
+takes that delta off the one the statement is made at.
 """
 
 from __future__ import annotations
@@ -56,11 +58,17 @@ def rdp_epsilon(curve: np.ndarray, delta: float) -> float:
 
 def composed(lines: Iterable[dict[str, Any]], delta: float) -> float:
     """epsilon at ``delta`` of budget lines run one after another: zCDP's tight conversion when every line is
-    zCDP, else RDP on the grid."""
+    zCDP, else RDP on the grid. A line with its own ``delta`` (approximate zCDP: Gaussian thresholding) takes it
+    from ``delta`` first (approximate zCDP composes by adding the deltas); infinite when they use all of it."""
     lines = list(lines)
     if not lines:
         return 0.0
+    if not 0 < delta < 1:
+        raise InputError(f"delta must be between 0 and 1 (exclusive), got {delta}")
+    rest = delta - math.fsum(float(line.get("delta") or 0.0) for line in lines)
+    if rest <= 0:
+        return math.inf
     if all(line.get("rdp") is None for line in lines):
         rho = math.fsum(float(line["rho"]) for line in lines)
-        return cdp_epsilon(rho, delta) if rho > 0 else 0.0
-    return rdp_epsilon(np.sum([curve_of(line) for line in lines], axis=0), delta)
+        return cdp_epsilon(rho, rest) if rho > 0 else 0.0
+    return rdp_epsilon(np.sum([curve_of(line) for line in lines], axis=0), rest)

@@ -205,9 +205,9 @@ class AutoregressiveSynthesizer(PrivateMode, NeuralSynthesizer):
         the row count), per-row gradient norm bound, and the share of the budget's rho spent on the one-way
         marginals. ``epochs``, ``batch_size``, ``patience``, ``validation``, ``dropout`` and ``lr_decay`` are
         not used in the private mode (nothing may be chosen by a loss on the rows).
-    bounds_share:
-        Private mode: share of the budget's rho spent on estimating the bounds of numeric columns the schema does
-        not declare public (:mod:`synthgov.privacy.bounds`); ``None``: every bound must be declared.
+    domain_share:
+        Private mode: share of the budget's rho spent on estimating the domains of columns the schema does not
+        declare public (:mod:`synthgov.privacy.domain_estimation`); ``None``: every domain must be declared.
     """
 
     name = "autoregressive"
@@ -237,7 +237,7 @@ class AutoregressiveSynthesizer(PrivateMode, NeuralSynthesizer):
         dp_sample_rate: float = 0.05,
         dp_clip: float = 1.0,
         dp_marginal_share: float = 0.1,
-        bounds_share: float | None = None,
+        domain_share: float | None = None,
     ) -> None:
         super().__init__(
             seed=seed,
@@ -263,16 +263,16 @@ class AutoregressiveSynthesizer(PrivateMode, NeuralSynthesizer):
         self.dp_sample_rate = dp_sample_rate
         self.dp_clip = dp_clip
         self.dp_marginal_share = dp_marginal_share
-        self.bounds_share = bounds_share
+        self.domain_share = domain_share
 
     # -- the private mode (DP-SGD; synthgov.generators.private_mode) ----------------------------------
-    def budget_lines(self, columns: int, estimated: int = 0) -> list[dict[str, Any]]:
-        """The itemised budget of a private fit on ``columns`` columns (``estimated`` of them with bounds to
-        estimate): a zCDP line for the one-way marginals, an RDP line for DP-SGD (and a zCDP line for the bounds),
-        composing to (epsilon, delta) (:func:`synthgov.privacy.rdp.composed`)."""
+    def budget_lines(self, columns: int, numeric: int = 0, categorical: int = 0) -> list[dict[str, Any]]:
+        """The itemised budget of a private fit on ``columns`` columns (``numeric`` and ``categorical`` of them with
+        domains to estimate): a zCDP line for the one-way marginals, an RDP line for DP-SGD (and a line for the
+        domains), composing to (epsilon, delta) (:func:`synthgov.privacy.rdp.composed`)."""
         from synthgov.generators.neural import private_autoregressive
 
-        return private_autoregressive.budget_lines(self, estimated)
+        return private_autoregressive.budget_lines(self, numeric, categorical)
 
     def privacy(self) -> dict[str, Any]:
         from synthgov.generators.neural import private_autoregressive

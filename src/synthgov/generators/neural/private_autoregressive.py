@@ -26,7 +26,8 @@ from synthgov import progress
 from synthgov.errors import InputError
 from synthgov.generators.base import check_rows, new_seed
 from synthgov.generators.neural.training import TrainingReport
-from synthgov.privacy import bounds, dp_sgd, rdp
+from synthgov.privacy import domain_estimation as estimation
+from synthgov.privacy import dp_sgd, rdp
 from synthgov.privacy.accounting import cdp_rho, check_epsilon_delta
 from synthgov.privacy.cells import dp_schema, loss_summary, measure_one_way
 from synthgov.privacy.domains import table_domains
@@ -60,22 +61,22 @@ def check_params(model: AutoregressiveSynthesizer, rows: int | None) -> None:
     clip = model.dp_clip
     if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not clip > 0:
         raise InputError(f"dp_clip must be a positive number, got {clip!r}")
-    bounds.check_share(model.bounds_share)
+    estimation.check_share(model.domain_share)
 
 
-def budget_lines(model: AutoregressiveSynthesizer, estimated: int = 0) -> list[dict[str, Any]]:
-    """The one-way marginals' zCDP line, DP-SGD's RDP line and, when ``estimated`` columns need bounds, a zCDP
-    line for them (``bounds_share`` of rho), from the parameters and the schema alone."""
+def budget_lines(model: AutoregressiveSynthesizer, numeric: int = 0, categorical: int = 0) -> list[dict[str, Any]]:
+    """The one-way marginals' zCDP line, DP-SGD's RDP line and, when ``numeric`` and ``categorical`` columns need
+    their domains estimated, a line for them (``domain_share`` of rho), from the parameters and the schema alone."""
     check_params(model, None)
     epsilon, delta = float(model.epsilon), float(model.delta)  # type: ignore[arg-type]
-    rho = cdp_rho(epsilon, delta)
+    rho = cdp_rho(epsilon, estimation.other_lines_delta(delta, categorical))
     marginals = {"part": "one-way marginals", "mechanism": "Gaussian", "rho": float(model.dp_marginal_share) * rho}
-    extra = []
-    if estimated:
-        share = bounds.check_share(model.bounds_share)
+    extra: list[dict[str, Any]] = []
+    if numeric + categorical:
+        share = estimation.check_share(model.domain_share)
         if share is None or share + float(model.dp_marginal_share) >= 1:
-            raise InputError("bounds_share plus dp_marginal_share must be below 1 (the rest trains the network)")
-        extra = [{"part": bounds.PART, "mechanism": bounds.MECHANISM, "rho": share * rho}]
+            raise InputError("domain_share plus dp_marginal_share must be below 1 (the rest trains the network)")
+        extra = estimation.with_domain_line([{"rho": rho}], share, numeric, categorical, delta)[-1:]
     steps = dp_sgd.steps_for(int(model.dp_epochs), float(model.dp_sample_rate))
     sigma = dp_sgd.calibrate(epsilon, delta, [marginals, *extra], float(model.dp_sample_rate), steps)
     return [marginals, dp_sgd.sgd_line(sigma, float(model.dp_sample_rate), steps, float(model.dp_clip)), *extra]
@@ -91,12 +92,12 @@ def fit(model: AutoregressiveSynthesizer, table: TableLike, schema: Schema | str
     frame = read_table(table)
     schema_ = dp_schema(frame, schema)
     model._check_params(len(frame))
-    estimated = bounds.check_schema(schema_, bounds.check_share(model.bounds_share))
+    numeric, categorical = estimation.check_schema(schema_, estimation.check_share(model.domain_share))
     with progress.step("account: calibrate DP-SGD's noise (RDP)"):
-        lines = budget_lines(model, len(estimated))
+        lines = budget_lines(model, len(numeric), len(categorical))
     model.seed_ = model.seed if model.seed is not None else new_seed()
     rng = np.random.default_rng([model.seed_, 0])
-    schema_ = bounds.estimate(frame, schema_, estimated, lines[-1]["rho"], rng) if estimated else schema_
+    schema_ = estimation.estimate(frame, schema_, numeric, categorical, lines[-1], rng)
     with progress.step("measure: one-way marginals (Gaussian noise)"):
         one = measure_one_way(frame, table_domains(schema_), lines[0]["rho"], int(model.bins), rng)
     tokens = np.stack(one.codes, axis=1).astype(np.int64)
@@ -126,7 +127,7 @@ def fit(model: AutoregressiveSynthesizer, table: TableLike, schema: Schema | str
         )
         model.offsets_ = model._calibrate(rng)  # targets: the noisy one-way shares (post-processing)
     model.schema_ = schema_
-    model.estimated_bounds_ = estimated
+    model.estimated_domains_ = numeric + categorical
     model.domains_ = one.domains
     model.private_ = {"groups": one.groups, "within": one.within}
     model.total_ = float(one.total)
@@ -195,7 +196,7 @@ def privacy(model: AutoregressiveSynthesizer) -> dict[str, Any]:
             "stopped": model.training_.stopped,
             "note": "the ledger is charged for every planned step; a run stopped early spent less",
         },
-        "domains": bounds.domain_sources(model.domains_, model.estimated_bounds_, lines),
+        "domains": estimation.domain_sources(model.domains_, model.estimated_domains_, lines),
         "neighbours": "add or remove one row",
         "loss": loss_summary(
             model.domains_,
@@ -212,7 +213,7 @@ def state(model: AutoregressiveSynthesizer) -> dict[str, Any]:
         "total_": model.total_,
         "schema": model.schema_.to_dict(),
         "budget_lines": model.budget_lines_,
-        "estimated_bounds": list(model.estimated_bounds_),
+        "estimated_domains": list(model.estimated_domains_),
         "training": model.training_.to_state(),
         "private": {
             "groups": list(model.private_["groups"]),
@@ -234,7 +235,7 @@ def set_state(model: AutoregressiveSynthesizer, state: dict[str, Any]) -> None:
     model.priors_ = [np.asarray(p, dtype=np.float64) for p in private["priors"]]
     model.offsets_ = [np.asarray(o, dtype=np.float64) for o in private["offsets"]]
     model.budget_lines_ = [dict(line) for line in state["budget_lines"]]
-    model.estimated_bounds_ = [str(name) for name in state.get("estimated_bounds", [])]
+    model.estimated_domains_ = [str(name) for name in state.get("estimated_domains", [])]
     model.training_ = TrainingReport(**state["training"])
     model.total_ = float(state["total_"])
     model.fit_seconds_ = float(state["fit_seconds_"])
