@@ -10,7 +10,20 @@ import pytest
 
 from synthgov.cli import run
 
-COMMANDS = ["generate", "fit", "sample", "schema", "evaluate", "verify", "detect", "guard", "collapse", "demo", "audit", "budget"]
+COMMANDS = [
+    "generate",
+    "fit",
+    "sample",
+    "schema",
+    "evaluate",
+    "verify",
+    "detect",
+    "guard",
+    "collapse",
+    "demo",
+    "audit",
+    "budget",
+]
 
 
 def _help(capsys, *command: str) -> str:
