@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import dp_contract
 import synthgov
-from synthgov.errors import InputError, NotFittedError
+from synthgov.errors import InputError
 from synthgov.privacy import dp_sgd, rdp
 from synthgov.privacy.accounting import cdp_epsilon, cdp_rho
 from test_mst import dependent_table, public_schema
@@ -190,27 +191,13 @@ def fitted(table: pd.DataFrame) -> synthgov.Synthesizer:
 
 
 def test_parameters_are_kept_and_clone_refits_the_same(table: pd.DataFrame, fitted: synthgov.Synthesizer) -> None:
-    from sklearn.base import clone
-
     params = fitted.get_params()
     assert params["epsilon"] == 8.0 and params["dp_epochs"] == 20 and params["dp_sample_rate"] == 0.05
-    copy = clone(fitted)
-    assert not copy.is_fitted and copy.get_params() == params
-    with pytest.raises(NotFittedError):
-        copy.sample(3)
-    copy.fit(table, public_schema(table))
-    pd.testing.assert_frame_equal(copy.sample(200, seed=1), fitted.sample(200, seed=1))
+    dp_contract.clone_refits_the_same(fitted, table, public_schema(table))
 
 
 def test_same_seed_same_rows_and_a_reload_samples_the_same(fitted: synthgov.Synthesizer, tmp_path) -> None:
-    a = fitted.sample(500, seed=7)
-    assert a.to_csv() == fitted.sample(500, seed=7).to_csv()
-    assert not a.equals(fitted.sample(500, seed=8))
-    path = fitted.save(tmp_path / "dp.synthgov")
-    loaded = synthgov.load(path)
-    assert type(loaded) is type(fitted) and loaded.get_params() == fitted.get_params()
-    assert loaded.sample(500, seed=7).to_csv() == a.to_csv()
-    assert loaded.privacy() == fitted.privacy()
+    dp_contract.seeds_and_reloads_replay(fitted, tmp_path / "dp.synthgov")
 
 
 def test_the_model_file_holds_no_statistic_of_the_rows_outside_the_budget(fitted: synthgov.Synthesizer) -> None:
