@@ -151,6 +151,36 @@ def test_one_step_moves_the_weights_by_the_clipped_sum_of_per_row_gradients() ->
         torch.testing.assert_close(p.detach(), expected, rtol=1e-4, atol=1e-6)
 
 
+def test_chunks_of_a_batch_give_the_same_step_as_the_whole_batch() -> None:
+    """Wide tables go through the network in small chunks (memory); the clipped sum, and so the step, is the same."""
+    from synthgov.generators.neural.dp_training import chunk_rows, train_private
+
+    tokens, known = _rows(40, seed=4)
+    same = known[:1].expand(40, 4, 4).clone()  # one column order for every row, so any chunk's masks match
+    moved = []
+    for chunk in (7, 4096):
+        net = _small_network()
+        train_private(
+            network=net,
+            tokens=tokens,
+            known_mask=lambda b: same[:b],
+            optimiser=torch.optim.SGD(net.parameters(), lr=1.0),
+            sample_rate=1.0 - 1e-12,
+            steps=1,
+            noise_multiplier=0.0,
+            clip=0.05,
+            expected_batch=40.0,
+            rng=np.random.default_rng(0),
+            generator=torch.Generator().manual_seed(0),
+            max_seconds=None,
+            description="test",
+            chunk=chunk,
+        )
+        moved.append(torch.cat([p.detach().flatten() for p in net.parameters()]))
+    torch.testing.assert_close(moved[0], moved[1], rtol=1e-5, atol=1e-7)
+    assert chunk_rows(200 * 200 * 16) == 104 and chunk_rows(15 * 15 * 16) == 4096
+
+
 def test_the_noise_has_the_calibrated_scale() -> None:
     """With no row in any batch, a step is the noise alone: sd noise_multiplier * clip / expected batch."""
     from synthgov.generators.neural.dp_training import train_private

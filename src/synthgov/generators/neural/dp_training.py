@@ -33,8 +33,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: rows per forward and backward pass (a Poisson batch is cut in chunks of this size)
+#: at most this many rows per forward and backward pass (a Poisson batch is cut in chunks)
 CHUNK = 4096
+#: and at most this many floats in a chunk's widest activation (the (rows, D, D * embedding) regressor inputs of the
+#: autoregressive network: 256 MiB; a 200-column table gets chunks of about 100 rows)
+CHUNK_FLOATS = 2**26
+
+
+def chunk_rows(floats_per_row: int) -> int:
+    """Rows per chunk for a network whose widest activation holds ``floats_per_row`` floats per row."""
+    return max(1, min(CHUNK, CHUNK_FLOATS // max(1, floats_per_row)))
 
 
 def train_private(
@@ -52,6 +60,7 @@ def train_private(
     generator: torch.Generator,
     max_seconds: float | None,
     description: str,
+    chunk: int = CHUNK,
 ) -> TrainingReport:
     """Run ``steps`` DP-SGD steps on ``tokens`` (rows x columns); ``known_mask(b)`` draws the (b, D, D) known-columns
     masks of b rows (a random column order per row)."""
@@ -66,8 +75,8 @@ def train_private(
         for step in range(1, steps + 1):
             rows = np.flatnonzero(rng.random(n) < sample_rate)
             optimiser.zero_grad(set_to_none=False)
-            for start in range(0, rows.size, CHUNK):
-                part = torch.as_tensor(rows[start : start + CHUNK], device=tokens.device)
+            for start in range(0, rows.size, chunk):
+                part = torch.as_tensor(rows[start : start + chunk], device=tokens.device)
                 x = tokens[part]
                 losses, norms2 = network.losses_and_norms(x, known_mask(x.shape[0]))
                 factor = (clip / (norms2.sqrt() + 1e-6)).clamp(max=1.0)

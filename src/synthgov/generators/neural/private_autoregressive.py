@@ -85,7 +85,7 @@ def budget_lines(model: AutoregressiveSynthesizer, numeric: int = 0, categorical
 def fit(model: AutoregressiveSynthesizer, table: TableLike, schema: Schema | str | Path | None) -> None:
     import torch
 
-    from synthgov.generators.neural.dp_training import train_private
+    from synthgov.generators.neural.dp_training import chunk_rows, train_private
     from synthgov.generators.neural.torch_utils import adam, resolve_device, torch_generator, torch_seed
 
     started = time.perf_counter()
@@ -124,6 +124,7 @@ def fit(model: AutoregressiveSynthesizer, table: TableLike, schema: Schema | str
             generator=gen,
             max_seconds=model.max_seconds,
             description=f"autoregressive network by DP-SGD ({sgd['steps']:,} steps)",
+            chunk=chunk_rows(d * d * int(model.embedding_dim)),
         )
         model.offsets_ = model._calibrate(rng)  # targets: the noisy one-way shares (post-processing)
     model.schema_ = schema_
