@@ -156,50 +156,44 @@ def test_a_dp_release_meets_the_privacy_clauses_of_public_release(files, adult, 
     assert verify_certificate(cert) == (True, [])
 
 
-def test_without_the_real_table_the_audit_reads_the_releases_signed_report(files, tmp_path: Path) -> None:
-    data, hold = files
-    folder = tmp_path / "release"
-    assert run(["generate", str(data), "-g", "bayesnet", "--seed", "1", "--evaluate", "--holdout", str(hold),
-                "--out", str(folder)]) == 0  # fmt: skip
-    cert = tmp_path / "cert.json"
-    assert run(["audit", str(folder), "--policy", "internal-sharing", "-o", str(cert)]) == 0
-    predicate = json.loads(cert.read_text())["statement"]["predicate"]
-    assert predicate["evaluation"]["source"] == "the release's signed report (report/report.json)"
-    report = json.loads((folder / "report" / "report.json").read_text())
-    mia = next(c for c in predicate["clauses"] if c["id"] == "membership-inference")
-    assert mia["measured"] == report["privacy"]["mia_auc"]  # the signed figure, not a new measurement
-    # a report edited after signing is not read: the release no longer verifies and the audit fails
-    report["privacy"]["mia_auc"] = 0.5
-    (folder / "report" / "report.json").write_text(json.dumps(report))
-    assert run(["audit", str(folder), "--policy", "internal-sharing", "-o", str(cert)]) == 1
-    predicate = json.loads(cert.read_text())["statement"]["predicate"]
-    assert not predicate["release"]["verified"] and predicate["evaluation"]["source"].startswith("none")
-
-
 def test_each_shipped_policy_on_one_release_and_a_copying_release_fails_naming_the_clause(
     files, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    """Every shipped policy audits the same Adult release and each certificate verifies with the auditor's public
-    key alone (as a third party would check it, with another keystore). A release whose rows are 90% real training
-    rows (hybrid) fails internal sharing: the copies are flagged by the privacy metrics and the certificate names
-    the clause."""
+    """Every shipped policy audits the same Adult release (its signed evaluation, with a holdout, a target and a
+    sensitive column) and each certificate verifies with the auditor's public key alone (as a third party checks
+    it, with another keystore). A release whose rows are 90% real training rows (hybrid) fails internal sharing:
+    the copies are flagged by the privacy metrics and the certificate names the clause."""
     data, hold = files
     folder = tmp_path / "release"
-    assert run(["generate", str(data), "-g", "bayesnet", "--seed", "1", "--out", str(folder)]) == 0
+    assert run(["generate", str(data), "-g", "bayesnet", "--seed", "1", "--evaluate", "--holdout", str(hold),
+                "--target", "income", "--sensitive", "sex", "--out", str(folder)]) == 0  # fmt: skip
     public = tmp_path / "auditor.pub.pem"
     assert run(["keys", "export-public", "-o", str(public)]) == 0
     certificates = []
     for name in SHIPPED:
         cert = tmp_path / f"{name}.json"
-        code = run(["audit", str(folder), "--policy", name, "--real", str(data), "--holdout", str(hold),
-                    "--target", "income", "--sensitive", "sex", "-o", str(cert)])  # fmt: skip
+        code = run(["audit", str(folder), "--policy", name, "-o", str(cert)])
         predicate = json.loads(cert.read_text())["statement"]["predicate"]
         assert code == (0 if predicate["passed"] else 1) and predicate["policy"]["name"] == name
+        assert predicate["evaluation"]["source"].startswith("the release's signed report")
         certificates.append(cert)
+    health = {c["id"]: c for c in json.loads(certificates[-1].read_text())["statement"]["predicate"]["clauses"]}
+    assert health["utility"]["measured"] > 0.7 and health["bias-amplification"]["measured"]  # target, sensitive
+    report = json.loads((folder / "report" / "report.json").read_text())
+    internal = json.loads(certificates[0].read_text())["statement"]["predicate"]["clauses"]
+    mia = next(c for c in internal if c["id"] == "membership-inference")
+    assert mia["measured"] == report["privacy"]["mia_auc"]  # the signed figure, not a new measurement
     monkeypatch.setenv("SYNTHGOV_HOME", str(tmp_path / "third-party"))  # no keystore of the auditor's here
     for cert in certificates:
         assert run(["verify", str(cert), "--public-key", str(public)]) == 0
     monkeypatch.setenv("SYNTHGOV_HOME", str(tmp_path / "home"))
+    # a report edited after signing is not read: the release no longer verifies and the audit fails
+    report["privacy"]["mia_auc"] = 0.5
+    (folder / "report" / "report.json").write_text(json.dumps(report))
+    edited = tmp_path / "edited.json"
+    assert run(["audit", str(folder), "--policy", "internal-sharing", "-o", str(edited)]) == 1
+    predicate = json.loads(edited.read_text())["statement"]["predicate"]
+    assert not predicate["release"]["verified"] and predicate["evaluation"]["source"].startswith("none")
     copying = tmp_path / "copying"
     assert run(["generate", str(data), "-g", "bayesnet", "--mode", "hybrid", "--real-share", "0.9", "--no-watermark",
                 "--out", str(copying)]) == 0  # fmt: skip
