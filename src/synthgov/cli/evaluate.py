@@ -38,8 +38,7 @@ def evaluate_command(
     from synthgov.evaluation import evaluate
 
     with user_errors(), progress_bars():
-        declared = declared_privacy(synthetic)
-        hybrid = declared_hybrid(synthetic)
+        declared, hybrid = release_context(synthetic)
         result = evaluate(
             real,
             synthetic,
@@ -65,36 +64,31 @@ def evaluate_command(
     out.print(f"wrote [bold]{out_dir / 'report.json'}[/] and [bold]{out_dir / 'report.html'}[/]")
 
 
-def declared_privacy(synthetic: Path) -> dict | None:
-    """The privacy statement of the release SYNTHETIC belongs to (a manifest beside it that verifies), else None."""
-    from synthgov.release.verify import load_manifest, verify_release
-
-    folder = synthetic.parent
-    if not (folder / "manifest.json").is_file():
-        return None
-    if not verify_release(folder).valid:
-        out.print(f"note: {folder / 'manifest.json'} does not verify: its privacy statement is not shown")
-        return None
-    privacy = load_manifest(folder)["statement"]["predicate"].get("privacy") or {}
-    return privacy if privacy.get("epsilon") is not None else None
-
-
-def declared_hybrid(synthetic: Path) -> dict | None:
-    """A hybrid release's declaration (its verified manifest's ``hybrid`` section), with each row's origin when
-    this keystore is the issuer's (:func:`synthgov.pipeline.hybrid.recover_origin`); None for any other table."""
+def release_context(synthetic: Path) -> tuple[dict | None, dict | None]:
+    """What the release SYNTHETIC belongs to declares, its folder verified once (verification reads every data
+    file): its privacy statement (DP releases) and its hybrid declaration with each row's origin when this
+    keystore is the issuer's (:func:`synthgov.pipeline.hybrid.recover_origin`). (None, None) for a table outside
+    a release folder; a manifest that does not verify is named and nothing of it is used."""
     from synthgov.errors import InputError
     from synthgov.pipeline.hybrid import recover_origin
     from synthgov.release.verify import load_manifest, verify_release
 
     folder = synthetic.parent
-    if not (folder / "manifest.json").is_file() or not verify_release(folder).valid:
-        return None
-    section = load_manifest(folder)["statement"]["predicate"].get("hybrid")
+    if not (folder / "manifest.json").is_file():
+        return None, None
+    verification = verify_release(folder)
+    if not verification.valid:
+        out.print(f"note: {folder / 'manifest.json'} does not verify: its privacy statement is not shown")
+        return None, None
+    predicate = load_manifest(folder)["statement"]["predicate"]
+    privacy = predicate.get("privacy") or {}
+    declared = privacy if privacy.get("epsilon") is not None else None
+    section = predicate.get("hybrid")
     if not section:
-        return None
+        return declared, None
     try:
-        origin = recover_origin(folder).to_numpy()
+        origin = recover_origin(folder, verification).to_numpy()
     except InputError as exc:
         out.print(f"note: {exc}", highlight=False)
         origin = None
-    return {"real_rows": section["real_rows"], "synthetic_rows": section["synthetic_rows"], "origin": origin}
+    return declared, {"real_rows": section["real_rows"], "synthetic_rows": section["synthetic_rows"], "origin": origin}

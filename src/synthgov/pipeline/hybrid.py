@@ -103,10 +103,11 @@ def sample(run: ReleaseRun) -> dict[str, Any]:
     }
 
 
-def recover_origin(folder: Any) -> pd.Series:
+def recover_origin(folder: Any, verification: Any = None) -> pd.Series:
     """For the key holder: which rows of the hybrid release in ``folder`` are real (True), in the released order.
     An :class:`InputError` when the folder is not a hybrid release of this issuer, or its rows were reordered
-    or cut."""
+    or cut. ``verification``: the folder's :func:`~synthgov.release.verify.verify_release` result when the caller
+    has it (it reads every data file)."""
     from pathlib import Path
 
     from synthgov.release.keys import Keystore
@@ -114,7 +115,7 @@ def recover_origin(folder: Any) -> pd.Series:
     from synthgov.table.io import read_table
 
     folder = Path(folder)
-    verification = verify_release(folder)
+    verification = verification if verification is not None else verify_release(folder)
     if not verification.valid:
         raise InputError(f"{folder} does not verify (synthgov verify {folder}): its origin cannot be trusted")
     keystore = Keystore.default().ensure()
