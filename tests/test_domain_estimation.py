@@ -43,7 +43,7 @@ def undeclared(frame: pd.DataFrame, *names: str) -> Schema:
     return schema
 
 
-@pytest.mark.parametrize("name", ["mst", "bayesnet"])
+@pytest.mark.parametrize("name", ["mst", "aim", "bayesnet"])
 def test_the_domain_line_is_the_declared_share_and_the_lines_still_compose(name: str) -> None:
     model = synthgov.synthesizer(name, epsilon=1.0, delta=1e-6, domain_share=0.1)
     numbers_only = model.budget_lines(3, 2, 0)
@@ -127,6 +127,8 @@ def test_the_release_states_which_domains_were_estimated(tmp_path: Path, monkeyp
     assert rdp.composed(privacy["lines"], 1e-6) == pytest.approx(1.0, abs=1e-6)
     [charge] = budget.charges(budget.source_key(frame))
     assert charge.lines == privacy["lines"]
+    datasheet = (folder / "datasheet.md").read_text()
+    assert "domains: count, kind estimated with DP (their own budget line), the others declared public" in datasheet
     released = pd.read_parquet(folder / "synthetic.parquet")
     assert released["count"].between(64, 1023).all() and set(released["kind"].dropna()) <= {"a", "b", "c"}
 

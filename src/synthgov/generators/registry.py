@@ -33,6 +33,10 @@ _ENTRIES: dict[str, tuple[str, str]] = {
         "synthgov.generators.mst:MSTSynthesizer",
         "differentially private MST (epsilon, delta; needs public domains)",
     ),
+    "aim": (
+        "synthgov.generators.aim:AIMSynthesizer",
+        "differentially private AIM: adaptive marginals (epsilon, delta; needs public domains)",
+    ),
     "rules": (
         "synthgov.generators.rules.synthesizer:RulesSynthesizer",
         "fully synthetic data from a YAML spec, no real data",

@@ -100,12 +100,14 @@ class TreeModel:
         out = np.empty((n, len(self.sizes)), dtype=np.int64)
         for v in self.order:
             if v not in self.parent_edge:
-                out[:, v] = _draw(np.broadcast_to(nodes[v], (1, nodes[v].size)), np.zeros(n, dtype=np.int64), rng)
+                out[:, v] = draw_conditional(
+                    np.broadcast_to(nodes[v], (1, nodes[v].size)), np.zeros(n, dtype=np.int64), rng
+                )
                 continue
             e = self.parent_edge[v]
             u = self.edges[e][0]
             conditional = edges[e] / np.maximum(edges[e].sum(axis=1, keepdims=True), 1e-300)
-            out[:, v] = _draw(conditional, out[:, u], rng)
+            out[:, v] = draw_conditional(conditional, out[:, u], rng)
         return out
 
 
@@ -117,7 +119,7 @@ def _normalise(log_values: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-def _draw(tables: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def draw_conditional(tables: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """For each i, a value drawn from the distribution ``tables[rows[i]]`` (inverse CDF, vectorised)."""
     cdf = np.cumsum(tables, axis=1)
     cdf /= np.maximum(cdf[:, -1:], 1e-300)

@@ -243,13 +243,23 @@ def _source_line(src: dict[str, Any]) -> str:
 def _privacy_line(privacy: dict[str, Any]) -> str:
     if privacy.get("epsilon") is None:
         return str(privacy.get("mechanism"))
+    sources = privacy.get("domains") or {}
+    estimated = [name for name, source in sources.items() if str(source).startswith("estimated")]
+    domains = (
+        f"{', '.join(estimated)} estimated with DP (their own budget line), the others declared public in the schema"
+        if estimated
+        else "declared public in the schema"
+    )
     line = (
         f"({privacy['epsilon']:g}, {privacy['delta']:g})-differential privacy ({privacy['mechanism']}; accountant: "
-        f"{privacy['accountant']}; domains: declared public in the schema)"
+        f"{privacy['accountant']}; domains: {domains})"
     )
     loss = privacy.get("loss")
     if loss:
         noise = ", ".join(f"{part} {sd:.3g}" for part, sd in loss["noise_sd_rows"].items())
+        rounds = [r["noise_sd_rows"] for r in privacy.get("rounds") or []]
+        if rounds:
+            noise += f"; {len(rounds)} adaptively selected marginals at {max(rounds):.3g} to {min(rounds):.3g}"
         columns = loss["columns"].items()
         merged = [f"{name} {c['cells_merged']} of {c['cells']}" for name, c in columns if c["cells_merged"]]
         line += (
