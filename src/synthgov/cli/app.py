@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from synthgov import __version__
-from synthgov.cli import audit, budget, collapse, detect, evaluate, generate, origin, release, schema
+from synthgov.cli import audit, budget, collapse, detect, evaluate, generate, origin, release, schema, service
 
 
 def _flags_without_a_value_type() -> None:
@@ -56,3 +56,4 @@ collapse.register(app)
 budget.register(app)
 origin.register(app)
 audit.register(app)
+service.register(app)

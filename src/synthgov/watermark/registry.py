@@ -16,12 +16,13 @@ from synthgov.watermark.plan import WatermarkPlan
 logger = logging.getLogger(__name__)
 
 
-def folder() -> Path:
-    return home() / "watermarks"
+def folder(root: Path | None = None) -> Path:
+    """The plans of the issuer whose home is ``root`` (default: ``$SYNTHGOV_HOME``)."""
+    return (root if root is not None else home()) / "watermarks"
 
 
-def save(plan: WatermarkPlan) -> Path:
-    return write_private(folder() / f"{plan.id}.json", json.dumps(plan.to_dict(), indent=1).encode("utf-8"))
+def save(plan: WatermarkPlan, root: Path | None = None) -> Path:
+    return write_private(folder(root) / f"{plan.id}.json", json.dumps(plan.to_dict(), indent=1).encode("utf-8"))
 
 
 def plans_for(key_id: str) -> list[WatermarkPlan]:

@@ -1,0 +1,192 @@
+"""The registry service's commands: ``serve``, ``users``, ``tokens``, ``audit-log`` (on the server's host) and
+``push`` / ``pull`` (clients). They need the ``synthgov[service]`` extra."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from synthgov.cli.ui import out, user_errors
+
+DB_HELP = "Database URL (default: SQLite file registry.db in $SYNTHGOV_HOME; postgresql+psycopg://... for teams)."
+users_app = typer.Typer(help="Registry users (on the server's host).", no_args_is_help=True)
+tokens_app = typer.Typer(help="Registry API tokens (on the server's host).", no_args_is_help=True)
+audit_log_app = typer.Typer(help="The registry's hash-chained audit trail.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_command)
+    app.command("push")(push_command)
+    app.command("pull")(pull_command)
+    app.command("share")(share_command)
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")
+    app.add_typer(audit_log_app, name="audit-log")
+
+
+def _needs_extra() -> None:
+    from synthgov.errors import InputError
+
+    try:
+        import fastapi  # noqa: F401
+        import sqlalchemy  # noqa: F401
+    except ImportError:
+        raise InputError("the registry needs the service extra: pip install 'synthgov[service]'") from None
+
+
+def _admin(db: str | None):
+    _needs_extra()
+    from synthgov.release.keys import Keystore
+    from synthgov.service.admin import Admin
+    from synthgov.service.database import make_engine, migrate, sessions
+    from synthgov.service.settings import Settings
+
+    settings = Settings.default(database=db)
+    engine = make_engine(settings.database)
+    migrate(engine)
+    keystore = Keystore(settings.home / "keys").ensure()
+    return Admin(sessions(engine), {"keystore": keystore, "checkpoint_every": settings.checkpoint_every})
+
+
+def serve_command(
+    db: str = typer.Option(None, "--db", help=DB_HELP),
+    store: Path = typer.Option(None, "--store", help="Folder of the stored files (default: $SYNTHGOV_HOME/store)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+) -> None:
+    """Run the registry service (REST API) until stopped."""
+    with user_errors():
+        _needs_extra()
+        import uvicorn
+
+        from synthgov.service.app import create_app
+        from synthgov.service.settings import Settings
+
+        app = create_app(Settings.default(database=db, store=store))
+    out.print(f"synthgov registry on http://{host}:{port} (Ctrl+C stops it)", highlight=False)
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="User name (letters, digits, . _ @ -)."),
+    role: str = typer.Option(..., "--role", help="owner (publishes, shares), auditor (reads all), consumer."),
+    public_key: Path = typer.Option(None, "--public-key", help="An owner's signing key (PEM): their releases'."),
+    db: str = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Add a user."""
+    with user_errors():
+        user = _admin(db).add_user(name, role, public_key)
+    out.print(f"user {user.name} ({user.role}) added; give them a token: synthgov tokens create {user.name}")
+
+
+@users_app.command("list")
+def users_list(db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    """List users and roles."""
+    with user_errors():
+        for user in _admin(db).users():
+            out.print(f"{user.name}\t{user.role}", highlight=False)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    name: str = typer.Argument(..., help="Whose token."),
+    label: str = typer.Option("", "--label", help="What the token is for."),
+    db: str = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Create an API token. It is printed once and stored only as its digest."""
+    with user_errors():
+        token = _admin(db).create_token(name, label)
+    typer.echo(token)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    name: str = typer.Argument(..., help="Whose tokens."),
+    prefix: str = typer.Option(None, "--prefix", help="Only the token starting with this (default: all)."),
+    db: str = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Revoke a user's tokens."""
+    with user_errors():
+        count = _admin(db).revoke_tokens(name, prefix)
+    out.print(f"{count} token(s) of {name} revoked")
+
+
+@audit_log_app.command("verify")
+def audit_log_verify(
+    db: str = typer.Option(None, "--db", help=DB_HELP),
+    public_key: Path = typer.Option(None, "--public-key", help="The service's public key (default: its keystore)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Recompute the audit chain from the database. Exit 0 intact, 1 tampered, 2 bad input."""
+    with user_errors():
+        _needs_extra()
+        from synthgov.release.keys import Keystore, public_key_from_pem
+        from synthgov.service import audit_log
+        from synthgov.service.database import make_engine, sessions
+        from synthgov.service.settings import Settings
+
+        settings = Settings.default(database=db)
+        key = (
+            public_key_from_pem(public_key.read_bytes())
+            if public_key is not None
+            else Keystore(settings.home / "keys").public_key()
+        )
+        with sessions(make_engine(settings.database))() as session:
+            report = audit_log.verify(session, key)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict()))
+    elif report.valid:
+        out.print(f"[bold green]audit chain intact[/]: {report.entries} entries, {report.checkpoints} signed "
+                  f"checkpoints, head {report.head[:16]}", highlight=False)  # fmt: skip
+    else:
+        out.print(f"[bold red]audit chain broken[/]: {len(report.problems)} problem(s)", highlight=False)
+        for problem in report.problems:
+            out.print(f"  {problem}", highlight=False)
+    raise typer.Exit(code=0 if report.valid else 1)
+
+
+def push_command(
+    folder: Path = typer.Argument(..., help="The release folder to upload."),
+    server: str = typer.Option(None, "--server", help="Registry URL (default: $SYNTHGOV_SERVER)."),
+    token: str = typer.Option(None, "--token", help="API token (default: $SYNTHGOV_TOKEN)."),
+) -> None:
+    """Upload a release to the registry (verified there against your registered key)."""
+    with user_errors():
+        _needs_extra()
+        from synthgov.service.client import push
+
+        result = push(folder, server, token)
+    out.print(f"release {result['id']} stored ({result['rows']:,} rows, {result['generator']})", highlight=False)
+
+
+def pull_command(
+    release_id: str = typer.Argument(..., help="The release id."),
+    out_dir: Path = typer.Option(..., "--out", "-o", help="Folder to write your copy into."),
+    server: str = typer.Option(None, "--server", help="Registry URL (default: $SYNTHGOV_SERVER)."),
+    token: str = typer.Option(None, "--token", help="API token (default: $SYNTHGOV_TOKEN)."),
+) -> None:
+    """Download your copy of a release shared with you (watermarked with your name, signed by the service)."""
+    with user_errors():
+        _needs_extra()
+        from synthgov.service.client import pull
+
+        folder = pull(release_id, out_dir, server, token)
+    out.print(f"your copy of {release_id} is in {folder}", highlight=False)
+
+
+def share_command(
+    release_id: str = typer.Argument(..., help="The release id (yours)."),
+    user: str = typer.Argument(..., help="Who may download it."),
+    server: str = typer.Option(None, "--server", help="Registry URL (default: $SYNTHGOV_SERVER)."),
+    token: str = typer.Option(None, "--token", help="API token (default: $SYNTHGOV_TOKEN)."),
+) -> None:
+    """Share a release of yours with a registry user (they download their own marked copy)."""
+    with user_errors():
+        _needs_extra()
+        from synthgov.service.client import share
+
+        share(release_id, user, server, token)
+    out.print(f"release {release_id} shared with {user}", highlight=False)

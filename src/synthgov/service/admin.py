@@ -1,0 +1,85 @@
+"""Administration on the service's database (the host's command line, no HTTP): users and their tokens. Every
+change is an audit entry."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from synthgov.errors import InputError
+from synthgov.service import audit_log
+from synthgov.service.auth import new_token, token_digest
+from synthgov.service.models import ROLES, Token, User, now
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+ADMIN = "admin@host"
+
+
+@dataclass
+class Admin:
+    sessions: sessionmaker[Session]
+    chain_options: dict
+
+    def add_user(self, name: str, role: str, public_key: Path | None = None) -> User:
+        if not NAME.match(name):
+            raise InputError(f"a user name is 1-64 letters, digits, '.', '_', '@' or '-', got {name!r}")
+        if role not in ROLES:
+            raise InputError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        pem = None
+        if public_key is not None:
+            pem = _public_pem(public_key)
+        elif role == "owner":
+            raise InputError("an owner needs --public-key: the key their releases are signed with")
+        with self.sessions() as db, db.begin():
+            if db.scalars(select(User).where(User.name == name)).first() is not None:
+                raise InputError(f"user {name!r} already exists")
+            user = User(name=name, role=role, public_key=pem)
+            db.add(user)
+            audit_log.append(db, ADMIN, "user-add", name, {"role": role}, **self.chain_options)
+            return user
+
+    def users(self) -> list[User]:
+        with self.sessions() as db:
+            return list(db.scalars(select(User).order_by(User.name)))
+
+    def create_token(self, name: str, label: str = "") -> str:
+        """A new token for ``name``: returned once, stored as its digest only."""
+        token = new_token()
+        with self.sessions() as db, db.begin():
+            user = self._user(db, name)
+            db.add(Token(user_id=user.id, digest=token_digest(token), prefix=token[:8], label=label[:100]))
+            audit_log.append(db, ADMIN, "token-create", name, {"prefix": token[:8]}, **self.chain_options)
+        return token
+
+    def revoke_tokens(self, name: str, prefix: str | None = None) -> int:
+        """Revoke ``name``'s tokens (those starting with ``prefix``, else all); how many."""
+        with self.sessions() as db, db.begin():
+            user = self._user(db, name)
+            rows = db.scalars(select(Token).where(Token.user_id == user.id, Token.revoked_at.is_(None))).all()
+            chosen = [t for t in rows if prefix is None or t.prefix.startswith(prefix[:8])]
+            for token in chosen:
+                token.revoked_at = now()
+            detail = {"revoked": len(chosen), "prefix": prefix[:8] if prefix else None}
+            audit_log.append(db, ADMIN, "token-revoke", name, detail, **self.chain_options)
+            return len(chosen)
+
+    @staticmethod
+    def _user(db: Session, name: str) -> User:
+        user = db.scalars(select(User).where(User.name == name)).first()
+        if user is None:
+            raise InputError(f"no user {name!r} (synthgov users add)")
+        return user
+
+
+def _public_pem(path: Path) -> str:
+    from synthgov.release.keys import public_key_from_pem
+
+    if not Path(path).is_file():
+        raise InputError(f"public key file not found: {path}")
+    pem = Path(path).read_bytes()
+    public_key_from_pem(pem)  # raises InputError for anything but an Ed25519 public key
+    return pem.decode("ascii")

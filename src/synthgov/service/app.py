@@ -1,0 +1,71 @@
+"""The FastAPI application: state (settings, database, store, keys, failed-login limits), the routers, security
+headers on every response, and the OpenAPI schema behind authentication like every other endpoint."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from synthgov import __version__
+from synthgov.service.auth import FailedLogins, current_user
+from synthgov.service.database import make_engine, migrate, sessions
+from synthgov.service.models import User
+from synthgov.service.routers import account, audit, releases
+from synthgov.service.settings import Settings
+from synthgov.service.store import Store
+
+logger = logging.getLogger(__name__)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    from synthgov.release.keys import Keystore
+
+    settings = settings or Settings.default()
+    engine = make_engine(settings.database)
+    migrate(engine)
+    keystore = Keystore(settings.home / "keys").ensure()
+    app = FastAPI(
+        title="synthgov registry",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # served below, behind authentication
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions(engine)
+    app.state.store = Store(settings.store)
+    app.state.keystore = keystore
+    app.state.failed = FailedLogins(settings.failed_logins, settings.failed_window_s)
+    app.state.chain_options = {"keystore": keystore, "checkpoint_every": settings.checkpoint_every}
+    for router in (account.router, releases.router, audit.router):
+        app.include_router(router)
+
+    @app.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi(user: User = Depends(current_user)) -> dict[str, Any]:
+        return app.openapi()
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        try:
+            response = await call_next(request)
+        except Exception:  # an unexpected error: logged with its traceback, answered without it
+            logger.exception("unexpected error on %s %s", request.method, request.url.path)
+            response = JSONResponse({"detail": "internal error (logged on the server)"}, status_code=500)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app

@@ -1,0 +1,107 @@
+"""The registry's tables (SQLAlchemy 2 declarative). Schema changes go through Alembic (``migrations/``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ROLES = ("owner", "auditor", "consumer")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    """A person or system. ``owner``: publishes and shares; ``auditor``: reads everything, the audit trail
+    included; ``consumer``: downloads what is shared with them. An owner's ``public_key`` (PEM) is the key their
+    releases must be signed with."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[str] = mapped_column(String(40), default=now)
+
+
+class Token(Base):
+    """An API token, stored as its SHA-256 only (the token itself is shown once, at creation)."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # the token's first characters, to tell tokens apart
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[str] = mapped_column(String(40), default=now)
+    revoked_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class Release(Base):
+    """A verified release: its manifest's digest and each file's content address."""
+
+    __tablename__ = "releases"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    signing_key_id: Mapped[str] = mapped_column(String(80))
+    generator: Mapped[str] = mapped_column(String(40))
+    rows: Mapped[int] = mapped_column(Integer)
+    files: Mapped[str] = mapped_column(Text)  # JSON {relative path: sha256}
+    uploaded_at: Mapped[str] = mapped_column(String(40), default=now)
+
+
+class Share(Base):
+    __tablename__ = "shares"
+    __table_args__ = (UniqueConstraint("release_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    granted_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[str] = mapped_column(String(40), default=now)
+
+
+class Copy(Base):
+    """A recipient's copy as downloaded: whose, of what, its data digest and the watermark plan that marks it."""
+
+    __tablename__ = "copies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    data_sha256: Mapped[str] = mapped_column(String(64))
+    plan_id: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[str] = mapped_column(String(40), default=now)
+
+
+class AuditEntry(Base):
+    """One action. ``hash`` = SHA-256 of the canonical JSON of the entry's fields and ``prev_hash`` (the previous
+    entry's hash): editing, deleting, inserting or reordering entries breaks the chain."""
+
+    __tablename__ = "audit_entries"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """The chain's hash at ``seq``, signed by the service's key: a rewrite of the whole chain by someone with
+    database access but not the key is detected."""
+
+    __tablename__ = "audit_checkpoints"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(80))
+    signature: Mapped[str] = mapped_column(Text)
+    at: Mapped[str] = mapped_column(String(40), default=now)

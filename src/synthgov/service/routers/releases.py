@@ -1,0 +1,179 @@
+"""``/api/v1/releases``: upload (owners), list, read, share, and download a recipient's copy."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from synthgov.service import audit_log
+from synthgov.service.auth import current_user, readable_release, role, session
+from synthgov.service.copies import CannotMark, data_digest, make_copy, plan_id
+from synthgov.service.models import Copy, Release, Share, User
+from synthgov.service.schemas import ReleaseDetail, ReleaseSummary, ShareRequest, ShareResult
+from synthgov.service.uploads import UploadRefused, receive
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/releases", tags=["releases"])
+ZIP = "application/zip"
+
+
+def _summary(db: Session, release: Release) -> dict:
+    owner = db.get(User, release.owner_id)
+    return {
+        "id": release.id,
+        "owner": owner.name if owner else "?",
+        "generator": release.generator,
+        "rows": release.rows,
+        "manifest_sha256": release.manifest_sha256,
+        "signing_key_id": release.signing_key_id,
+        "uploaded_at": release.uploaded_at,
+    }
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ReleaseSummary)
+async def upload(request: Request, user: User = Depends(role("owner"))) -> ReleaseSummary:
+    """A release folder as a zip (``Content-Type: application/zip``), verified against your registered key."""
+    state = request.app.state
+    if request.headers.get("content-type", "").split(";")[0].strip() != ZIP:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"send the release as {ZIP}")
+    declared = request.headers.get("content-length")
+    limit = state.settings.max_upload_bytes
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"an upload may hold at most {limit:,} bytes")
+    work = state.store.incoming()
+    try:
+        received = 0
+        with (work / "upload.zip").open("wb") as out:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    raise HTTPException(
+                        status.HTTP_413_CONTENT_TOO_LARGE, f"an upload may hold at most {limit:,} bytes"
+                    )
+                out.write(chunk)
+        return await run_in_threadpool(_store_upload, state, user, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _store_upload(state, user: User, work: Path) -> ReleaseSummary:
+    try:
+        got = receive(work / "upload.zip", work / "release", user.public_key, state.settings.max_unpacked_bytes)
+    except UploadRefused as exc:
+        with state.sessions() as db, db.begin():
+            audit_log.append(db, user.name, "upload-refused", "", {"reason": str(exc)}, **state.chain_options)
+        raise HTTPException(exc.status, f"upload refused: {exc}") from None
+    predicate = got.manifest["statement"]["predicate"]
+    release_id = str(predicate["release"]["id"])
+    digests = {name: state.store.put(got.folder / name) for name in got.files}  # objects first, then the row
+    with state.sessions() as db, db.begin():
+        if db.get(Release, release_id) is not None:
+            raise HTTPException(status.HTTP_409_CONFLICT, f"release {release_id} is already in the registry")
+        release = Release(
+            id=release_id,
+            owner_id=user.id,
+            manifest_sha256=digests["manifest.json"],
+            signing_key_id=str(predicate.get("signing_key_id")),
+            generator=str(predicate["generator"]["name"]),
+            rows=int(predicate["release"]["rows"]),
+            files=json.dumps(digests, sort_keys=True),
+        )
+        db.add(release)
+        detail = {"manifest_sha256": release.manifest_sha256, "files": len(digests), "verified": True}
+        audit_log.append(db, user.name, "upload", release_id, detail, **state.chain_options)
+        db.flush()
+        return ReleaseSummary(**_summary(db, release))
+
+
+@router.get("", response_model=list[ReleaseSummary])
+def list_releases(user: User = Depends(current_user), db: Session = Depends(session)) -> list[ReleaseSummary]:
+    from synthgov.service.auth import can_read
+
+    rows = db.scalars(select(Release).order_by(Release.uploaded_at))
+    return [ReleaseSummary(**_summary(db, r)) for r in rows if can_read(db, user, r)]
+
+
+@router.get("/{release_id}", response_model=ReleaseDetail)
+def read(
+    release_id: str, request: Request, user: User = Depends(current_user), db: Session = Depends(session)
+) -> ReleaseDetail:
+    release = readable_release(db, user, release_id)
+    files = json.loads(release.files)
+    with request.app.state.store.open(files["manifest.json"]) as f:
+        manifest = json.loads(f.read())
+    shared = db.scalars(select(User.name).join(Share, Share.user_id == User.id).where(Share.release_id == release.id))
+    return ReleaseDetail(**_summary(db, release), files=files, shared_with=sorted(shared), manifest=manifest)
+
+
+@router.post("/{release_id}/shares", status_code=status.HTTP_201_CREATED, response_model=ShareResult)
+def share(release_id: str, body: ShareRequest, request: Request, user: User = Depends(role("owner"))) -> ShareResult:
+    state = request.app.state
+    with state.sessions() as db, db.begin():  # committed before the response: the share and its audit entry
+        release = readable_release(db, user, release_id)
+        if release.owner_id != user.id:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "only the release's owner shares it")
+        recipient = db.scalars(select(User).where(User.name == body.user)).first()
+        if recipient is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {body.user!r}")
+        held = select(Share).where(Share.release_id == release.id, Share.user_id == recipient.id)
+        if db.scalars(held).first() is None:
+            db.add(Share(release_id=release.id, user_id=recipient.id, granted_by=user.id))
+            audit_log.append(db, user.name, "share", release.id, {"with": recipient.name}, **state.chain_options)
+        return ShareResult(release=release.id, user=recipient.name)
+
+
+@router.get("/{release_id}/download", response_class=Response, responses={200: {"content": {ZIP: {}}}})
+def download(release_id: str, request: Request, user: User = Depends(current_user)) -> Response:
+    """Your own copy: the rows marked with your name (a leak names you), its manifest signed by the service."""
+    state = request.app.state
+    with state.sessions() as db:
+        release = readable_release(db, user, release_id)
+    files = json.loads(release.files)
+    if "synthetic.parquet" not in files:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this release holds no synthetic.parquet to copy")
+    with tempfile.TemporaryDirectory(dir=state.store.root / "incoming") as folder:
+        original, copy = Path(folder) / "original", Path(folder) / "copy"
+        original.mkdir()
+        for name in ("manifest.json", "synthetic.parquet", "schema.yaml"):
+            if name in files:
+                with state.store.open(files[name]) as src, (original / name).open("wb") as out:
+                    shutil.copyfileobj(src, out)
+        manifest = json.loads((original / "manifest.json").read_text(encoding="utf-8"))
+        try:
+            document = make_copy(
+                original,
+                manifest,
+                release.manifest_sha256,
+                user.name,
+                copy,
+                keystore=state.keystore,
+                home=state.settings.home,
+            )
+        except CannotMark as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(p for p in copy.rglob("*") if p.is_file()):
+                archive.write(path, f"{release.id}/{path.relative_to(copy).as_posix()}")
+    digest, plan = data_digest(document), plan_id(document)
+    with state.sessions() as db, db.begin():  # the copy and its audit entry, committed before the bytes leave
+        db.add(Copy(release_id=release.id, user_id=user.id, data_sha256=digest, plan_id=plan))
+        detail = {"data_sha256": digest, "plan_id": plan}
+        audit_log.append(db, user.name, "download", release.id, detail, **state.chain_options)
+    return Response(
+        buffer.getvalue(),
+        media_type=ZIP,
+        headers={"Content-Disposition": f'attachment; filename="{release.id}.zip"'},
+    )
