@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(audit_log_app, name="audit-log")
+    app.command("registry-gc")(gc_command)
 
 
 def _needs_extra() -> None:
@@ -190,3 +191,18 @@ def share_command(
 
         share(release_id, user, server, token)
     out.print(f"release {release_id} shared with {user}", highlight=False)
+
+
+def gc_command(
+    db: str = typer.Option(None, "--db", help=DB_HELP),
+    store: Path = typer.Option(None, "--store", help="Folder of the stored files (default: $SYNTHGOV_HOME/store)."),
+    older_than: float = typer.Option(3600.0, "--older-than", help="Only leftovers older than this many seconds."),
+) -> None:
+    """Remove what a crash left in the registry's store: files no release refers to, abandoned uploads."""
+    with user_errors():
+        from synthgov.service.settings import Settings
+        from synthgov.service.store import Store
+
+        settings = Settings.default(database=db, store=store)
+        removed = _admin(db).collect_garbage(Store(settings.store), older_than)
+    out.print(f"removed {removed['objects']} unreferenced file(s) and {removed['uploads']} abandoned upload(s)")

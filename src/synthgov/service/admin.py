@@ -3,7 +3,10 @@ change is an audit entry."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from synthgov.errors import InputError
 from synthgov.service import audit_log
 from synthgov.service.auth import new_token, token_digest
-from synthgov.service.models import ROLES, Token, User, now
+from synthgov.service.models import ROLES, Release, Token, User, now
+from synthgov.service.store import Store
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 ADMIN = "admin@host"
@@ -66,6 +70,22 @@ class Admin:
             detail = {"revoked": len(chosen), "prefix": prefix[:8] if prefix else None}
             audit_log.append(db, ADMIN, "token-revoke", name, detail, **self.chain_options)
             return len(chosen)
+
+    def collect_garbage(self, store: Store, older_than_s: float = 3600.0) -> dict[str, int]:
+        """Remove what a crash left: objects no release refers to and upload folders older than
+        ``older_than_s`` (younger ones may belong to an upload in progress on another server process)."""
+        with self.sessions() as db, db.begin():
+            referenced = {d for files in db.scalars(select(Release.files)) for d in json.loads(files).values()}
+            cutoff = time.time() - older_than_s
+            objects = [p for p in store.unreferenced(referenced) if p.stat().st_mtime < cutoff]
+            uploads = [p for p in (store.root / "incoming").iterdir() if p.stat().st_mtime < cutoff]
+            for path in objects:
+                path.unlink(missing_ok=True)
+            for path in uploads:
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            detail = {"objects": len(objects), "uploads": len(uploads)}
+            audit_log.append(db, ADMIN, "garbage-collect", "", detail, **self.chain_options)
+        return detail
 
     @staticmethod
     def _user(db: Session, name: str) -> User:

@@ -53,3 +53,24 @@ class ChainStatus(BaseModel):
     checkpoints: int
     head: str
     problems: list[str]
+
+
+class Problem(BaseModel):
+    """Every error's body: what went wrong, in one sentence (a list of field errors for a malformed request)."""
+
+    detail: str | list[dict[str, Any]]
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses (so clients and schema checks know them)."""
+    text = {
+        401: "no valid API token",
+        403: "not allowed for your role or not shared with you",
+        404: "no such release or user",
+        409: "conflicts with what is stored (already there, or cannot be marked)",
+        413: "too large",
+        415: "not a zip file",
+        422: "refused: the reason is in detail",
+        429: "too many failed authentications from this address",
+    }
+    return {code: {"model": Problem, "description": text[code]} for code in codes}

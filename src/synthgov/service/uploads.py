@@ -60,7 +60,7 @@ def unpack(zip_path: Path, into: Path, max_unpacked: int) -> list[str]:
     try:
         archive = zipfile.ZipFile(zip_path)
     except zipfile.BadZipFile:
-        raise UploadRefused("the upload is not a zip file", status=415) from None
+        raise UploadRefused("the upload is not a zip file") from None
     with archive:
         members = safe_members(archive, max_unpacked)
         names = []

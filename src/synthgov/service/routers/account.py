@@ -7,9 +7,9 @@ from fastapi.responses import PlainTextResponse
 
 from synthgov.service.auth import current_user
 from synthgov.service.models import User
-from synthgov.service.schemas import Me
+from synthgov.service.schemas import Me, problems
 
-router = APIRouter(prefix="/api/v1", tags=["account"])
+router = APIRouter(prefix="/api/v1", tags=["account"], responses=problems(401, 429))
 
 
 @router.get("/me", response_model=Me)

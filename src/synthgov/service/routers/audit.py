@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session
 from synthgov.service import audit_log
 from synthgov.service.auth import role, session
 from synthgov.service.models import AuditEntry, User
-from synthgov.service.schemas import AuditEntryOut, ChainStatus
+from synthgov.service.schemas import AuditEntryOut, ChainStatus, problems
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=problems(401, 403, 422, 429))
 
 
 @router.get("", response_model=list[AuditEntryOut])
 def entries(
-    after: int = Query(0, ge=0, description="Entries after this sequence number."),
+    after: int = Query(0, ge=0, le=2**62, description="Entries after this sequence number."),
     limit: int = Query(100, ge=1, le=1000),
     user: User = Depends(role("auditor")),
     db: Session = Depends(session),

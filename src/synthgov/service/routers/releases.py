@@ -20,12 +20,12 @@ from synthgov.service import audit_log
 from synthgov.service.auth import current_user, readable_release, role, session
 from synthgov.service.copies import CannotMark, data_digest, make_copy, plan_id
 from synthgov.service.models import Copy, Release, Share, User
-from synthgov.service.schemas import ReleaseDetail, ReleaseSummary, ShareRequest, ShareResult
+from synthgov.service.schemas import ReleaseDetail, ReleaseSummary, ShareRequest, ShareResult, problems
 from synthgov.service.uploads import UploadRefused, receive
 
 logger = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1/releases", tags=["releases"])
+router = APIRouter(prefix="/api/v1/releases", tags=["releases"], responses=problems(401, 403, 404, 422, 429))
 ZIP = "application/zip"
 
 
@@ -42,7 +42,22 @@ def _summary(db: Session, release: Release) -> dict:
     }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ReleaseSummary)
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the release folder as a zip (manifest.json at its top level or in one top folder)",
+        "content": {ZIP: {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReleaseSummary,
+    responses=problems(409, 413, 415),
+    openapi_extra=UPLOAD_BODY,
+)
 async def upload(request: Request, user: User = Depends(role("owner"))) -> ReleaseSummary:
     """A release folder as a zip (``Content-Type: application/zip``), verified against your registered key."""
     state = request.app.state
@@ -134,7 +149,11 @@ def share(release_id: str, body: ShareRequest, request: Request, user: User = De
         return ShareResult(release=release.id, user=recipient.name)
 
 
-@router.get("/{release_id}/download", response_class=Response, responses={200: {"content": {ZIP: {}}}})
+@router.get(
+    "/{release_id}/download",
+    response_class=Response,
+    responses={200: {"content": {ZIP: {}}}, **problems(409)},
+)
 def download(release_id: str, request: Request, user: User = Depends(current_user)) -> Response:
     """Your own copy: the rows marked with your name (a leak names you), its manifest signed by the service."""
     state = request.app.state
