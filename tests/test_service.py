@@ -75,6 +75,7 @@ def service(tmp_path: Path, database: str):
         max_upload_bytes=5 * 2**20,
         failed_logins=5,
         checkpoint_every=3,
+        lineage=str(tmp_path / "lineage.jsonl"),
     )
     app = create_app(settings)
     admin = Admin(app.state.sessions, app.state.chain_options)
@@ -169,6 +170,13 @@ def test_the_whole_flow_upload_share_download_and_the_copy_names_its_recipient(s
     release_id = response.json()["id"]
     assert release_id == json.loads((release / "manifest.json").read_text())["statement"]["predicate"]["release"]["id"]
     assert upload(client, tokens["alice"], zipped(release)).status_code == 409
+    # the OpenLineage index: one completed run whose output is the release, whose input is its source
+    [event] = [json.loads(line) for line in (Path(app.state.settings.lineage)).read_text().splitlines()]
+    signed = json.loads((release / "manifest.json").read_text())["statement"]["predicate"]
+    assert event["eventType"] == "COMPLETE" and event["outputs"][0]["name"] == release_id
+    assert event["inputs"][0]["name"] == f"sha256:{signed['source']['sha256']}"
+    assert event["run"]["facets"]["synthgov"]["generator"] == "copula"
+    assert event["run"]["facets"]["synthgov"]["manifest_sha256"] == response.json()["manifest_sha256"]
     # not shared yet: bob sees nothing and may not download
     assert client.get("/api/v1/releases", headers=auth(tokens["bob"])).json() == []
     assert client.get(f"/api/v1/releases/{release_id}/download", headers=auth(tokens["bob"])).status_code == 403

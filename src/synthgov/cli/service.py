@@ -56,6 +56,9 @@ def serve_command(
     store: Path = typer.Option(None, "--store", help="Folder of the stored files (default: $SYNTHGOV_HOME/store)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    lineage: str = typer.Option(
+        None, "--lineage", help="Send OpenLineage run events to this URL (Marquez, DataHub) or append them to a file."
+    ),
 ) -> None:
     """Run the registry service (REST API) until stopped."""
     with user_errors():
@@ -65,7 +68,7 @@ def serve_command(
         from synthgov.service.app import create_app
         from synthgov.service.settings import Settings
 
-        app = create_app(Settings.default(database=db, store=store))
+        app = create_app(Settings.default(database=db, store=store, lineage=lineage))
     out.print(f"synthgov registry on http://{host}:{port} (Ctrl+C stops it)", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="info")
 

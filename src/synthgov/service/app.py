@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from synthgov import __version__
 from synthgov.service.auth import FailedLogins, current_user
 from synthgov.service.database import make_engine, migrate, sessions
+from synthgov.service.lineage import Lineage
 from synthgov.service.models import User
 from synthgov.service.routers import account, audit, releases
 from synthgov.service.settings import Settings
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = Store(settings.store)
     app.state.keystore = keystore
     app.state.failed = FailedLogins(settings.failed_logins, settings.failed_window_s)
+    app.state.lineage = Lineage(settings.lineage)
     app.state.chain_options = {"keystore": keystore, "checkpoint_every": settings.checkpoint_every}
     for router in (account.router, releases.router, audit.router):
         app.include_router(router)

@@ -109,7 +109,9 @@ def _store_upload(state, user: User, work: Path) -> ReleaseSummary:
         detail = {"manifest_sha256": release.manifest_sha256, "files": len(digests), "verified": True}
         audit_log.append(db, user.name, "upload", release_id, detail, **state.chain_options)
         db.flush()
-        return ReleaseSummary(**_summary(db, release))
+        summary = ReleaseSummary(**_summary(db, release))
+    state.lineage.release_registered(got.manifest, digests["manifest.json"])  # after the commit: an index of facts
+    return summary
 
 
 @router.get("", response_model=list[ReleaseSummary])
