@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=problems(40
 
 @router.get("", response_model=list[AuditEntryOut])
 def entries(
-    after: int = Query(0, ge=0, le=2**62, description="Entries after this sequence number."),
+    after: int = Query(0, ge=0, le=2**31 - 1, description="Entries after this sequence number."),
     limit: int = Query(100, ge=1, le=1000),
     user: User = Depends(role("auditor")),
     db: Session = Depends(session),
