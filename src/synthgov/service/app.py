@@ -14,7 +14,7 @@ from synthgov.service.auth import FailedLogins, current_user
 from synthgov.service.database import make_engine, migrate, sessions
 from synthgov.service.lineage import Lineage
 from synthgov.service.models import User
-from synthgov.service.routers import account, audit, releases
+from synthgov.service.routers import account, audit, dashboard, releases
 from synthgov.service.settings import Settings
 from synthgov.service.store import Store
 
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.failed = FailedLogins(settings.failed_logins, settings.failed_window_s)
     app.state.lineage = Lineage(settings.lineage)
     app.state.chain_options = {"keystore": keystore, "checkpoint_every": settings.checkpoint_every}
-    for router in (account.router, releases.router, audit.router):
+    for router in (account.router, releases.router, audit.router, dashboard.router):
         app.include_router(router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)

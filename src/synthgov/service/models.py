@@ -105,3 +105,15 @@ class AuditCheckpoint(Base):
     key_id: Mapped[str] = mapped_column(String(80))
     signature: Mapped[str] = mapped_column(Text)
     at: Mapped[str] = mapped_column(String(40), default=now)
+
+
+class WebSession(Base):
+    """A dashboard sign-in: the cookie's SHA-256 (the cookie itself is never stored), the form token that guards
+    every form of the session against cross-site requests, and when it ends."""
+
+    __tablename__ = "web_sessions"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(String(40), default=now)
+    expires_at: Mapped[str] = mapped_column(String(40))

@@ -78,12 +78,13 @@ async def upload(request: Request, user: User = Depends(role("owner"))) -> Relea
                         status.HTTP_413_CONTENT_TOO_LARGE, f"an upload may hold at most {limit:,} bytes"
                     )
                 out.write(chunk)
-        return await run_in_threadpool(_store_upload, state, user, work)
+        return await run_in_threadpool(store_upload, state, user, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _store_upload(state, user: User, work: Path) -> ReleaseSummary:
+def store_upload(state, user: User, work: Path) -> ReleaseSummary:
+    """Verify and store the zip ``work/upload.zip`` uploaded by ``user`` (the API's and the dashboard's upload)."""
     try:
         got = receive(work / "upload.zip", work / "release", user.public_key, state.settings.max_unpacked_bytes)
     except UploadRefused as exc:
@@ -136,14 +137,18 @@ def read(
 
 @router.post("/{release_id}/shares", status_code=status.HTTP_201_CREATED, response_model=ShareResult)
 def share(release_id: str, body: ShareRequest, request: Request, user: User = Depends(role("owner"))) -> ShareResult:
-    state = request.app.state
+    return share_release(request.app.state, user, release_id, body.user)
+
+
+def share_release(state, user: User, release_id: str, recipient_name: str) -> ShareResult:
+    """Share ``user``'s release with ``recipient_name`` (the API's and the dashboard's share), audited."""
     with state.sessions() as db, db.begin():  # committed before the response: the share and its audit entry
         release = readable_release(db, user, release_id)
         if release.owner_id != user.id:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "only the release's owner shares it")
-        recipient = db.scalars(select(User).where(User.name == body.user)).first()
+        recipient = db.scalars(select(User).where(User.name == recipient_name)).first()
         if recipient is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {body.user!r}")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {recipient_name!r}")
         held = select(Share).where(Share.release_id == release.id, Share.user_id == recipient.id)
         if db.scalars(held).first() is None:
             db.add(Share(release_id=release.id, user_id=recipient.id, granted_by=user.id))
@@ -158,7 +163,11 @@ def share(release_id: str, body: ShareRequest, request: Request, user: User = De
 )
 def download(release_id: str, request: Request, user: User = Depends(current_user)) -> Response:
     """Your own copy: the rows marked with your name (a leak names you), its manifest signed by the service."""
-    state = request.app.state
+    return download_response(request.app.state, user, release_id)
+
+
+def download_response(state, user: User, release_id: str) -> Response:
+    """``user``'s marked, signed copy of the release as a zip (the API's and the dashboard's download)."""
     with state.sessions() as db:
         release = readable_release(db, user, release_id)
     files = json.loads(release.files)
