@@ -8,13 +8,15 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from synthgov import __version__
 from synthgov.service.auth import FailedLogins, current_user
 from synthgov.service.database import make_engine, migrate, sessions
+from synthgov.service.jobs import Executor, ProcessExecutor, reap
 from synthgov.service.lineage import Lineage
 from synthgov.service.models import User
-from synthgov.service.routers import account, audit, dashboard, releases
+from synthgov.service.routers import account, audit, dashboard, jobs, releases
 from synthgov.service.settings import Settings
 from synthgov.service.store import Store
 
@@ -30,7 +32,8 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, executor: Executor | None = None) -> FastAPI:
+    """The app; ``executor`` runs jobs (default: a worker process per job)."""
     from synthgov.release.keys import Keystore
 
     settings = settings or Settings.default()
@@ -51,13 +54,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keystore = keystore
     app.state.failed = FailedLogins(settings.failed_logins, settings.failed_window_s)
     app.state.lineage = Lineage(settings.lineage)
+    app.state.executor = executor or ProcessExecutor()
     app.state.chain_options = {"keystore": keystore, "checkpoint_every": settings.checkpoint_every}
-    for router in (account.router, releases.router, audit.router, dashboard.router):
+    stopped = reap(app.state.sessions, app.state.chain_options)  # jobs whose worker died with an earlier server
+    if stopped:
+        logger.warning("%d job(s) marked failed: their worker stopped", stopped)
+    for router in (account.router, releases.router, jobs.router, audit.router, dashboard.router):
         app.include_router(router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi(user: User = Depends(current_user)) -> dict[str, Any]:
         return app.openapi()
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # a value the database cannot hold (a NUL character for PostgreSQL, an integer beyond its column): the
+        # request's fault, not the server's
+        logger.info("refused a value the database cannot store on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "the request holds a value that cannot be stored (e.g. a NUL character)"}, 422)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -31,6 +31,16 @@ def _client(server: str, token: str, transport: Any = None):
     )
 
 
+def _call(method: Any, *args: Any, **kwargs: Any) -> Any:
+    """One request; a server that cannot be reached is one clear error."""
+    import httpx
+
+    try:
+        return method(*args, **kwargs)
+    except httpx.HTTPError as exc:
+        raise InputError(f"cannot reach the registry: {exc}") from None
+
+
 def _raise_for(response: Any) -> None:
     if response.status_code >= 400:
         try:
@@ -55,7 +65,7 @@ def push(folder: Path, server: str | None = None, token: str | None = None, tran
     with tempfile.TemporaryDirectory() as scratch:
         archive = zip_release(folder, Path(scratch) / "release.zip")
         with _client(server, token, transport) as client, archive.open("rb") as body:
-            response = client.post("/api/v1/releases", content=body, headers={"Content-Type": "application/zip"})
+            response = _call(client.post, "/api/v1/releases", content=body, headers={"Content-Type": "application/zip"})
     _raise_for(response)
     return response.json()
 
@@ -65,7 +75,7 @@ def pull(
 ) -> Path:
     server, token = _settings(server, token)
     with _client(server, token, transport) as client:
-        response = client.get(f"/api/v1/releases/{release_id}/download")
+        response = _call(client.get, f"/api/v1/releases/{release_id}/download")
     _raise_for(response)
     out = Path(out)
     with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
@@ -84,6 +94,6 @@ def share(
 ) -> dict:
     server, token = _settings(server, token)
     with _client(server, token, transport) as client:
-        response = client.post(f"/api/v1/releases/{release_id}/shares", json={"user": user})
+        response = _call(client.post, f"/api/v1/releases/{release_id}/shares", json={"user": user})
     _raise_for(response)
     return response.json()

@@ -117,3 +117,35 @@ class WebSession(Base):
     csrf: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[str] = mapped_column(String(40), default=now)
     expires_at: Mapped[str] = mapped_column(String(40))
+
+
+class Source(Base):
+    """A real table an owner registered so the service can make releases from it (content-addressed; only its
+    owner may use it)."""
+
+    __tablename__ = "sources"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the file as uploaded
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(10))  # csv or parquet
+    created_at: Mapped[str] = mapped_column(String(40), default=now)
+
+
+class Job(Base):
+    """A release the service makes from a source, run outside the request by a worker. ``state``: queued,
+    running, done, failed; ``worker`` is the running process's id (a dead worker's job is marked failed)."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source_id: Mapped[str] = mapped_column(ForeignKey("sources.id"))
+    spec: Mapped[str] = mapped_column(Text)  # JSON: generator, rows, seed, params
+    state: Mapped[str] = mapped_column(String(10))
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    step: Mapped[str] = mapped_column(String(200), default="")
+    progress: Mapped[str] = mapped_column(String(20), default="0")  # fraction of the current step, as text
+    worker: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    release_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    created_at: Mapped[str] = mapped_column(String(40), default=now)
+    updated_at: Mapped[str] = mapped_column(String(40), default=now)

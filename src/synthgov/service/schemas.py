@@ -29,7 +29,7 @@ class ReleaseDetail(ReleaseSummary):
 
 
 class ShareRequest(BaseModel):
-    user: str = Field(min_length=1, max_length=64)
+    user: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", description="a registry user's name")
 
 
 class ShareResult(BaseModel):

@@ -1,0 +1,195 @@
+"""Jobs: a release the service makes from a registered source, outside the request.
+
+A job is a row (queued -> running -> done | failed). The executor runs :func:`run_job` elsewhere: by default in a
+fresh worker process per job (:class:`ProcessExecutor`); anything with ``submit(settings, job_id)`` can replace it
+(a Dask cluster's client, for instance). The worker generates the release with the service's own keys (its home),
+reports each named step of the pipeline into the job's row, then registers the release exactly as a verified
+upload is registered (files content-addressed, its row and audit entries in one transaction, an OpenLineage
+event). A worker that dies (killed, out of memory) leaves its job ``running`` with a process id that no longer
+exists: :func:`reap` marks such jobs failed ("the worker stopped"), and a failed job can be retried as a new
+attempt. Nothing of a failed attempt is visible: its release is registered only at the very end."""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from synthgov.service import audit_log
+from synthgov.service.models import Job, Release, Source, User, now
+from synthgov.service.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+WORKER_STOPPED = "the worker stopped before the job finished (killed or crashed); retry it"
+PROGRESS_EVERY_S = 0.5
+
+
+class Executor(Protocol):
+    def submit(self, settings: Settings, job_id: str) -> None: ...
+
+
+class ProcessExecutor:
+    """One fresh process per job (spawned: nothing of the server's state is inherited)."""
+
+    def submit(self, settings: Settings, job_id: str) -> None:
+        process = multiprocessing.get_context("spawn").Process(target=run_job, args=(settings, job_id), daemon=False)
+        process.start()
+        logger.info("job %s started in worker process %s", job_id, process.pid)
+
+
+class _JobReporter:
+    """Writes the pipeline's current step and its progress into the job's row (at most every half second)."""
+
+    def __init__(self, factory: Any, job_id: str) -> None:
+        self.factory, self.job_id, self.last = factory, job_id, 0.0
+        self.totals: dict[int, tuple[str, float | None, float]] = {}
+
+    def _write(self, step: str, fraction: float, force: bool = False) -> None:
+        if not force and time.monotonic() - self.last < PROGRESS_EVERY_S:
+            return
+        self.last = time.monotonic()
+        with self.factory() as db, db.begin():
+            job = db.get(Job, self.job_id)
+            job.step, job.progress, job.updated_at = step[:200], f"{fraction:.3f}", now()
+
+    def start(self, description: str, total: float | None) -> object:
+        handle = len(self.totals)
+        self.totals[handle] = (description, total, 0.0)
+        self._write(description, 0.0, force=True)
+        return handle
+
+    def advance(self, handle: object, amount: float, info: str | None = None) -> None:
+        description, total, done = self.totals[handle]  # type: ignore[index]
+        done += amount
+        self.totals[handle] = (description, total, done)  # type: ignore[index]
+        self._write(description, min(1.0, done / total) if total else 0.0)
+
+    def finish(self, handle: object) -> None:
+        description, _, _ = self.totals[handle]  # type: ignore[index]
+        self._write(description, 1.0, force=True)
+
+
+def run_job(settings: Settings, job_id: str) -> None:
+    """The worker: generate the job's release with the service's keys, then register it. Never raises: the
+    outcome is the job's state."""
+    os.environ["SYNTHGOV_HOME"] = str(settings.home)  # the service's keystore, ledger and watermark plans
+    from synthgov import progress
+    from synthgov.release.keys import Keystore
+    from synthgov.service.database import make_engine, sessions
+    from synthgov.service.store import Store
+
+    engine = make_engine(settings.database)
+    factory = sessions(engine)
+    keystore = Keystore(settings.home / "keys").ensure()
+    options = {"keystore": keystore, "checkpoint_every": settings.checkpoint_every}
+    store = Store(settings.store)
+    with factory() as db, db.begin():
+        job = db.get(Job, job_id)
+        job.state, job.worker, job.updated_at = "running", os.getpid(), now()
+        owner = db.get(User, job.owner_id).name
+        source = db.get(Source, job.source_id)
+        spec, source_format, source_id = json.loads(job.spec), source.format, source.id
+        audit_log.append(db, owner, "job-start", job_id, {"attempt": job.attempt, "worker": os.getpid()}, **options)
+    work = Path(tempfile.mkdtemp(dir=store.root / "incoming"))
+    try:
+        table = work / f"source.{source_format}"
+        with store.open(source_id) as src, table.open("wb") as out:
+            shutil.copyfileobj(src, out)
+        import synthgov.pipeline as pipeline
+
+        with progress.use_reporter(_JobReporter(factory, job_id)):
+            pipeline.generate(
+                str(table),
+                generator=spec["generator"],
+                rows=spec.get("rows"),
+                seed=spec.get("seed"),
+                params=spec.get("params") or None,
+                party=owner,
+                out=work / "release",
+            )
+        release_id = _register(work / "release", factory, store, owner, job_id, options, settings)
+        logger.info("job %s done: release %s", job_id, release_id)
+    except Exception as exc:  # the job's outcome, recorded; the worker itself ends normally
+        logger.warning("job %s failed: %s", job_id, exc)
+        message = f"{type(exc).__name__}: {exc}"[:2000]
+        with factory() as db, db.begin():
+            job = db.get(Job, job_id)
+            job.state, job.error, job.updated_at = "failed", message, now()
+            audit_log.append(db, owner, "job-failed", job_id, {"error": message[:300]}, **options)
+        logger.debug("job %s traceback:\n%s", job_id, traceback.format_exc())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        engine.dispose()
+
+
+def _register(
+    folder: Path, factory: Any, store: Any, owner: str, job_id: str, options: dict, settings: Settings
+) -> str:
+    """Register the job's release as an upload is: objects first, then its row, the job's state and the audit
+    entries in one transaction."""
+    from synthgov.release.verify import load_manifest
+    from synthgov.service.lineage import Lineage
+
+    manifest = load_manifest(folder)
+    predicate = manifest["statement"]["predicate"]
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    digests = {name: store.put(folder / name) for name in files}
+    release_id = str(predicate["release"]["id"])
+    with factory() as db, db.begin():
+        user = db.scalars(select(User).where(User.name == owner)).one()
+        db.add(
+            Release(
+                id=release_id,
+                owner_id=user.id,
+                manifest_sha256=digests["manifest.json"],
+                signing_key_id=str(predicate.get("signing_key_id")),
+                generator=str(predicate["generator"]["name"]),
+                rows=int(predicate["release"]["rows"]),
+                files=json.dumps(digests, sort_keys=True),
+            )
+        )
+        job = db.get(Job, job_id)
+        job.state, job.release_id, job.step, job.progress, job.updated_at = "done", release_id, "done", "1", now()
+        detail = {"release": release_id, "manifest_sha256": digests["manifest.json"]}
+        audit_log.append(db, owner, "job-done", job_id, detail, **options)
+    Lineage(settings.lineage).release_registered(manifest, digests["manifest.json"])
+    return release_id
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (our own child, not yet reaped) is dead too
+        status = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        return status != "Z"
+    except OSError:
+        return True
+
+
+def reap(factory: Any, options: dict) -> int:
+    """Mark failed every running job whose worker process is gone; how many."""
+    marked = 0
+    with factory() as db, db.begin():
+        for job in db.scalars(select(Job).where(Job.state == "running")):
+            if not alive(job.worker):
+                job.state, job.error, job.updated_at = "failed", WORKER_STOPPED, now()
+                owner = db.get(User, job.owner_id).name
+                audit_log.append(db, owner, "job-failed", job.id, {"error": WORKER_STOPPED}, **options)
+                marked += 1
+    return marked

@@ -1,0 +1,202 @@
+"""``/api/v1/sources`` and ``/api/v1/jobs``: owners register real tables and ask the service for releases made
+from them; the work runs in a worker (:mod:`synthgov.service.jobs`) and its progress is the job's row."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from synthgov.errors import SynthgovError
+from synthgov.service import audit_log
+from synthgov.service.auth import current_user, role
+from synthgov.service.jobs import reap
+from synthgov.service.models import Job, Source, User, now
+from synthgov.service.schemas import problems
+
+router = APIRouter(prefix="/api/v1", tags=["jobs"], responses=problems(401, 403, 404, 422, 429))
+FORMATS = {"text/csv": "csv", "application/vnd.apache.parquet": "parquet"}
+SOURCE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the real table, as CSV or Parquet",
+        "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in FORMATS},
+    }
+}
+
+
+class SourceOut(BaseModel):
+    id: str
+    name: str
+    format: str
+    owner: str
+    created_at: str
+
+
+def _generators() -> list[str]:
+    from synthgov.generators import registry
+
+    return [name for name in registry.available() if name != "rules"]  # rules needs a spec, not a source
+
+
+class JobRequest(BaseModel):
+    source: str = Field(pattern=r"^[0-9a-f]{64}$", description="the source's id (its SHA-256, hexadecimal)")
+    generator: str = Field("autoregressive", max_length=40, json_schema_extra={"enum": _generators()})
+    rows: int | None = Field(None, ge=1, le=10_000_000)
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="the generator's parameters (as `--param`), checked by the generator"
+    )
+
+
+class JobOut(BaseModel):
+    id: str
+    state: str
+    attempt: int
+    step: str
+    progress: float
+    error: str | None
+    release: str | None
+    spec: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+def _job_out(job: Job) -> JobOut:
+    return JobOut(
+        id=job.id, state=job.state, attempt=job.attempt, step=job.step, progress=float(job.progress),
+        error=job.error, release=job.release_id, spec=json.loads(job.spec), created_at=job.created_at,
+        updated_at=job.updated_at,
+    )  # fmt: skip
+
+
+@router.post(
+    "/sources",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SourceOut,
+    responses=problems(413, 415),
+    openapi_extra=SOURCE_BODY,
+)
+async def add_source(
+    request: Request,
+    name: str = Query("source", min_length=1, max_length=200, description="A name to show for it."),
+    user: User = Depends(role("owner")),
+) -> SourceOut:
+    state = request.app.state
+    kind = FORMATS.get(request.headers.get("content-type", "").split(";")[0].strip())
+    if kind is None:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"send the table as {' or '.join(FORMATS)}")
+    work = state.store.incoming()
+    try:
+        received, limit = 0, state.settings.max_upload_bytes
+        path = work / f"table.{kind}"
+        with path.open("wb") as out:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"a table may hold at most {limit:,} bytes")
+                out.write(chunk)
+        return await run_in_threadpool(_store_source, state, user, path, kind, name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _store_source(state: Any, user: User, path: Any, kind: str, name: str) -> SourceOut:
+    from synthgov.table.io import read_table
+
+    try:
+        read_table(path)  # a table we can read, or one clear reason
+    except SynthgovError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"not a readable {kind} table: {exc}") from None
+    digest = state.store.put(path)
+    with state.sessions() as db, db.begin():
+        source = db.get(Source, digest)
+        if source is None:
+            source = Source(id=digest, owner_id=user.id, name=name, format=kind)
+            db.add(source)
+            audit_log.append(db, user.name, "source-add", digest, {"name": name, "format": kind}, **state.chain_options)
+        elif source.owner_id != user.id:
+            raise HTTPException(status.HTTP_409_CONFLICT, "another owner registered this table")
+        return SourceOut(id=source.id, name=source.name, format=source.format, owner=user.name,
+                         created_at=source.created_at)  # fmt: skip
+
+
+@router.get("/sources", response_model=list[SourceOut])
+def list_sources(request: Request, user: User = Depends(current_user)) -> list[SourceOut]:
+    with request.app.state.sessions() as db:
+        names = {u.id: u.name for u in db.scalars(select(User))}
+        rows = db.scalars(select(Source).order_by(Source.created_at))
+        return [
+            SourceOut(id=s.id, name=s.name, format=s.format, owner=names[s.owner_id], created_at=s.created_at)
+            for s in rows
+            if user.role == "auditor" or s.owner_id == user.id
+        ]
+
+
+@router.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobOut)
+def submit(body: JobRequest, request: Request, user: User = Depends(role("owner"))) -> JobOut:
+    from synthgov.generators import registry
+
+    state = request.app.state
+    try:  # the generator and its parameters, checked before any work is queued
+        registry.synthesizer(body.generator, **body.params)
+    except SynthgovError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    spec = {"generator": body.generator, "rows": body.rows, "seed": body.seed, "params": body.params}
+    with state.sessions() as db, db.begin():
+        source = db.get(Source, body.source)
+        if source is None or source.owner_id != user.id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source of yours")
+        job = Job(id=str(uuid.uuid4()), owner_id=user.id, source_id=source.id, spec=json.dumps(spec), state="queued",
+                  attempt=1, step="queued", progress="0")  # fmt: skip
+        db.add(job)
+        audit_log.append(db, user.name, "job-submit", job.id, spec, **state.chain_options)
+        out = _job_out(job)
+    state.executor.submit(state.settings, out.id)
+    return out
+
+
+def _readable_job(db: Any, user: User, job_id: str) -> Job:
+    job = db.get(Job, job_id)
+    if job is None or (user.role != "auditor" and job.owner_id != user.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no job {job_id!r} of yours")
+    return job
+
+
+@router.get("/jobs", response_model=list[JobOut])
+def list_jobs(request: Request, user: User = Depends(current_user)) -> list[JobOut]:
+    state = request.app.state
+    reap(state.sessions, state.chain_options)
+    with state.sessions() as db:
+        rows = db.scalars(select(Job).order_by(Job.created_at))
+        return [_job_out(j) for j in rows if user.role == "auditor" or j.owner_id == user.id]
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def read_job(job_id: str, request: Request, user: User = Depends(current_user)) -> JobOut:
+    state = request.app.state
+    reap(state.sessions, state.chain_options)
+    with state.sessions() as db:
+        return _job_out(_readable_job(db, user, job_id))
+
+
+@router.post("/jobs/{job_id}/retry", response_model=JobOut, responses=problems(409))
+def retry(job_id: str, request: Request, user: User = Depends(role("owner"))) -> JobOut:
+    state = request.app.state
+    reap(state.sessions, state.chain_options)
+    with state.sessions() as db, db.begin():
+        job = _readable_job(db, user, job_id)
+        if job.state != "failed":
+            raise HTTPException(status.HTTP_409_CONFLICT, f"only a failed job is retried; this one is {job.state}")
+        job.state, job.attempt, job.error, job.worker = "queued", job.attempt + 1, None, None
+        job.step, job.progress, job.updated_at = "queued", "0", now()
+        audit_log.append(db, user.name, "job-retry", job.id, {"attempt": job.attempt}, **state.chain_options)
+        out = _job_out(job)
+    state.executor.submit(state.settings, out.id)
+    return out
