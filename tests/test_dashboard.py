@@ -28,7 +28,7 @@ from synthgov.service.app import create_app
 from synthgov.service.settings import Settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PAGES = ["/", "/lineage", "/audit", "/releases/x", "/releases/x/report", "/releases/x/download"]
+PAGES = ["/", "/jobs", "/lineage", "/audit", "/releases/x", "/releases/x/report", "/releases/x/download"]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_every_page_needs_a_session_and_every_form_its_token(registry) -> None:
         for path in PAGES:
             response = client.get(path, follow_redirects=False)
             assert response.status_code == 303 and response.headers["location"] == "/login", path
-        for path in ["/upload", "/logout", "/releases/x/share"]:
+        for path in ["/upload", "/logout", "/releases/x/share", "/sources", "/jobs", "/jobs/x/retry"]:
             assert client.post(path, follow_redirects=False).status_code in (303, 422), path
         # a stale or forged login form is refused; a wrong token is refused and audited
         assert client.post("/login", data={"token": tokens["carl"], "csrf": "forged"}).status_code == 403
@@ -123,7 +123,9 @@ def zipped(folder: Path) -> bytes:
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-def test_the_whole_story_in_a_real_browser(registry, evaluated_release: Path, tmp_path: Path) -> None:
+def test_the_whole_story_in_a_real_browser(
+    registry, evaluated_release: Path, adult: pd.DataFrame, tmp_path: Path
+) -> None:
     import uvicorn
     from playwright.sync_api import expect, sync_playwright
 
@@ -132,6 +134,8 @@ def test_the_whole_story_in_a_real_browser(registry, evaluated_release: Path, tm
     shots.mkdir(parents=True, exist_ok=True)
     archive = tmp_path / "release.zip"
     archive.write_bytes(zipped(evaluated_release))
+    source_csv = tmp_path / "adult-sample.csv"
+    adult.head(1000).to_csv(source_csv, index=False)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -178,6 +182,16 @@ def test_the_whole_story_in_a_real_browser(registry, evaluated_release: Path, tm
             page.goto(f"{url}/lineage")
             expect(page.get_by_role("link", name=release_id)).to_be_visible()
             page.screenshot(path=str(shots / "4-lineage.png"), full_page=True)
+            # the owner registers a source, starts a job and watches it until its release is in the registry
+            page.get_by_role("link", name="Jobs").click()
+            page.get_by_label("A real table (.csv or .parquet)").set_input_files(str(source_csv))
+            page.get_by_role("button", name="Register").click()
+            page.get_by_label("Generator").select_option("copula")
+            page.get_by_label("Rows (empty: as many as the source)").fill("800")
+            page.get_by_role("button", name="Start the job").click()
+            page.screenshot(path=str(shots / "4b-job-started.png"), full_page=True)
+            expect(page.get_by_role("cell", name="done", exact=True).first).to_be_visible(timeout=180_000)  # it refreshes
+            page.screenshot(path=str(shots / "4c-job-done.png"), full_page=True)
             context.close()
             # the consumer downloads their copy
             context, page = session("carl")
@@ -192,7 +206,7 @@ def test_the_whole_story_in_a_real_browser(registry, evaluated_release: Path, tm
             context, page = session("aude")
             page.get_by_role("link", name="Audit trail").click()
             expect(page.get_by_role("status")).to_contain_text("The chain verifies")
-            for step in ["upload", "share", "download", "login"]:
+            for step in ["upload", "share", "download", "login", "job-submit", "job-done"]:
                 expect(page.locator("td", has_text=re.compile(f"^{step}$")).first).to_be_visible()
             page.screenshot(path=str(shots / "6-audit-trail.png"), full_page=True)
             # keyboard: the skip link is the first stop and moves to the content
@@ -206,7 +220,7 @@ def test_the_whole_story_in_a_real_browser(registry, evaluated_release: Path, tm
     assert errors == []
     assert sorted(p.name for p in shots.glob("*.png")) == [
         "1-owner-releases.png", "2-owner-release.png", "3-evaluation-report.png", "4-lineage.png",
-        "5-consumer-release.png", "6-audit-trail.png",
+        "4b-job-started.png", "4c-job-done.png", "5-consumer-release.png", "6-audit-trail.png",
     ]  # fmt: skip
     # the copy carl downloaded names carl
     with zipfile.ZipFile(saved) as z:

@@ -324,3 +324,91 @@ def stylesheet() -> Response:
     from synthgov.templates import render
 
     return Response(render("dashboard.css.j2"), media_type="text/css")
+
+
+# -- jobs --------------------------------------------------------------------------------------------------------------
+@router.get("/jobs")
+def jobs_page(request: Request, who: Visitor = Depends(visitor)) -> HTMLResponse:
+    from synthgov.service.models import Source
+    from synthgov.service.routers.jobs import _generators, visible_jobs
+
+    state = request.app.state
+    jobs = visible_jobs(state, who.user)
+    with state.sessions() as db:
+        sources = [s for s in db.scalars(select(Source).order_by(Source.created_at)) if s.owner_id == who.user.id]
+    working = any(j.state in ("queued", "running") for j in jobs)
+    return _render("dashboard_jobs.html.j2", who=who, jobs=list(reversed(jobs)), sources=sources,
+                   generators=_generators(), refresh=working)  # fmt: skip
+
+
+@router.post("/sources")
+async def source_form(
+    request: Request, table: UploadFile, csrf: str = Form(""), who: Visitor = Depends(visitor)
+) -> Response:
+    from synthgov.service.routers.jobs import store_source
+
+    _check_csrf(who, csrf)
+    state = request.app.state
+    if who.user.role != "owner":
+        return _error(who, HTTPException(status.HTTP_403_FORBIDDEN, "only owners register sources"))
+    name = (table.filename or "table").rsplit("/", 1)[-1][:200]
+    kind = "parquet" if name.lower().endswith(".parquet") else "csv" if name.lower().endswith(".csv") else None
+    if kind is None:
+        return _error(who, HTTPException(415, "a source is a .csv or .parquet file"))
+    work = state.store.incoming()
+    try:
+        received, limit = 0, state.settings.max_upload_bytes
+        path = work / f"table.{kind}"
+        with path.open("wb") as out:
+            while chunk := await table.read(1 << 20):
+                received += len(chunk)
+                if received > limit:
+                    return _error(who, HTTPException(413, f"a table may hold at most {limit:,} bytes"))
+                out.write(chunk)
+        try:
+            await run_in_threadpool(store_source, state, who.user, path, kind, name)
+        except HTTPException as exc:
+            return _error(who, exc)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return RedirectResponse("/jobs", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/jobs")
+def job_form(
+    request: Request,
+    source: str = Form(""),
+    generator: str = Form("autoregressive"),
+    rows: str = Form(""),
+    seed: str = Form(""),
+    csrf: str = Form(""),
+    who: Visitor = Depends(visitor),
+) -> Response:
+    from pydantic import ValidationError
+
+    from synthgov.service.routers.jobs import JobRequest, submit_job
+
+    _check_csrf(who, csrf)
+    if who.user.role != "owner":
+        return _error(who, HTTPException(status.HTTP_403_FORBIDDEN, "only owners start jobs"))
+    try:
+        body = JobRequest(source=source, generator=generator, rows=int(rows) if rows.strip() else None,
+                          seed=int(seed) if seed.strip() else None)  # fmt: skip
+        submit_job(request.app.state, who.user, body)
+    except (ValueError, ValidationError) as exc:
+        return _error(who, HTTPException(422, f"the job's fields: {str(exc).splitlines()[0]}"))
+    except HTTPException as exc:
+        return _error(who, exc)
+    return RedirectResponse("/jobs", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/jobs/{job_id}/retry")
+def job_retry_form(job_id: str, request: Request, csrf: str = Form(""), who: Visitor = Depends(visitor)) -> Response:
+    from synthgov.service.routers.jobs import retry_job
+
+    _check_csrf(who, csrf)
+    try:
+        retry_job(request.app.state, who.user, job_id)
+    except HTTPException as exc:
+        return _error(who, exc)
+    return RedirectResponse("/jobs", status.HTTP_303_SEE_OTHER)

@@ -102,12 +102,13 @@ async def add_source(
                 if received > limit:
                     raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"a table may hold at most {limit:,} bytes")
                 out.write(chunk)
-        return await run_in_threadpool(_store_source, state, user, path, kind, name)
+        return await run_in_threadpool(store_source, state, user, path, kind, name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _store_source(state: Any, user: User, path: Any, kind: str, name: str) -> SourceOut:
+def store_source(state: Any, user: User, path: Any, kind: str, name: str) -> SourceOut:
+    """Register the table at ``path`` as ``user``'s source (the API's and the dashboard's)."""
     from synthgov.table.io import read_table
 
     try:
@@ -141,9 +142,13 @@ def list_sources(request: Request, user: User = Depends(current_user)) -> list[S
 
 @router.post("/jobs", status_code=status.HTTP_201_CREATED, response_model=JobOut)
 def submit(body: JobRequest, request: Request, user: User = Depends(role("owner"))) -> JobOut:
+    return submit_job(request.app.state, user, body)
+
+
+def submit_job(state: Any, user: User, body: JobRequest) -> JobOut:
+    """Queue a job on ``user``'s source and hand it to the executor (the API's and the dashboard's)."""
     from synthgov.generators import registry
 
-    state = request.app.state
     try:  # the generator and its parameters, checked before any work is queued
         registry.synthesizer(body.generator, **body.params)
     except SynthgovError as exc:
@@ -171,7 +176,11 @@ def _readable_job(db: Any, user: User, job_id: str) -> Job:
 
 @router.get("/jobs", response_model=list[JobOut])
 def list_jobs(request: Request, user: User = Depends(current_user)) -> list[JobOut]:
-    state = request.app.state
+    return visible_jobs(request.app.state, user)
+
+
+def visible_jobs(state: Any, user: User) -> list[JobOut]:
+    """The jobs ``user`` may see (their own; an auditor all), dead workers' jobs marked failed first."""
     reap(state.sessions, state.chain_options)
     with state.sessions() as db:
         rows = db.scalars(select(Job).order_by(Job.created_at))
@@ -188,10 +197,16 @@ def read_job(job_id: str, request: Request, user: User = Depends(current_user)) 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobOut, responses=problems(409))
 def retry(job_id: str, request: Request, user: User = Depends(role("owner"))) -> JobOut:
-    state = request.app.state
+    return retry_job(request.app.state, user, job_id)
+
+
+def retry_job(state: Any, user: User, job_id: str) -> JobOut:
+    """A failed job's next attempt (the API's and the dashboard's)."""
     reap(state.sessions, state.chain_options)
     with state.sessions() as db, db.begin():
         job = _readable_job(db, user, job_id)
+        if job.owner_id != user.id:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "only the job's owner retries it")
         if job.state != "failed":
             raise HTTPException(status.HTTP_409_CONFLICT, f"only a failed job is retried; this one is {job.state}")
         job.state, job.attempt, job.error, job.worker = "queued", job.attempt + 1, None, None
