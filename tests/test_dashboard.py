@@ -28,7 +28,16 @@ from synthgov.service.app import create_app
 from synthgov.service.settings import Settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PAGES = ["/", "/jobs", "/lineage", "/audit", "/releases/x", "/releases/x/report", "/releases/x/download"]
+PAGES = [
+    "/",
+    "/jobs",
+    "/lineage",
+    "/audit",
+    "/releases/x",
+    "/releases/x/audits/y",
+    "/releases/x/report",
+    "/releases/x/download",
+]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +81,15 @@ def test_every_page_needs_a_session_and_every_form_its_token(registry) -> None:
         for path in PAGES:
             response = client.get(path, follow_redirects=False)
             assert response.status_code == 303 and response.headers["location"] == "/login", path
-        for path in ["/upload", "/logout", "/releases/x/share", "/sources", "/jobs", "/jobs/x/retry"]:
+        for path in [
+            "/upload",
+            "/logout",
+            "/releases/x/share",
+            "/releases/x/audit",
+            "/sources",
+            "/jobs",
+            "/jobs/x/retry",
+        ]:
             assert client.post(path, follow_redirects=False).status_code in (303, 422), path
         # a stale or forged login form is refused; a wrong token is refused and audited
         assert client.post("/login", data={"token": tokens["carl"], "csrf": "forged"}).status_code == 403
@@ -190,7 +207,9 @@ def test_the_whole_story_in_a_real_browser(
             page.get_by_label("Rows (empty: as many as the source)").fill("800")
             page.get_by_role("button", name="Start the job").click()
             page.screenshot(path=str(shots / "4b-job-started.png"), full_page=True)
-            expect(page.get_by_role("cell", name="done", exact=True).first).to_be_visible(timeout=180_000)  # it refreshes
+            expect(page.get_by_role("cell", name="done", exact=True).first).to_be_visible(
+                timeout=180_000
+            )  # it refreshes
             page.screenshot(path=str(shots / "4c-job-done.png"), full_page=True)
             context.close()
             # the consumer downloads their copy
@@ -204,9 +223,18 @@ def test_the_whole_story_in_a_real_browser(
             context.close()
             # the auditor sees every step, and the chain verifies
             context, page = session("aude")
+            page.get_by_role("link", name=release_id).click()
+            page.get_by_label("Audit against the policy").select_option("internal-sharing")
+            page.get_by_role("button", name="Audit and sign").click()
+            expect(page.get_by_role("cell", name="internal-sharing")).to_be_visible()
+            expect(page.get_by_text("clauses pass")).to_be_visible()
+            page.screenshot(path=str(shots / "5b-audit-certificate.png"), full_page=True)
+            with page.expect_download() as certificate:
+                page.get_by_role("link", name="certificate JSON").click()
+            certificate.value.save_as(tmp_path / "certificate.json")
             page.get_by_role("link", name="Audit trail").click()
             expect(page.get_by_role("status")).to_contain_text("The chain verifies")
-            for step in ["upload", "share", "download", "login", "job-submit", "job-done"]:
+            for step in ["upload", "share", "download", "login", "job-submit", "job-done", "audit"]:
                 expect(page.locator("td", has_text=re.compile(f"^{step}$")).first).to_be_visible()
             page.screenshot(path=str(shots / "6-audit-trail.png"), full_page=True)
             # keyboard: the skip link is the first stop and moves to the content
@@ -220,8 +248,12 @@ def test_the_whole_story_in_a_real_browser(
     assert errors == []
     assert sorted(p.name for p in shots.glob("*.png")) == [
         "1-owner-releases.png", "2-owner-release.png", "3-evaluation-report.png", "4-lineage.png",
-        "4b-job-started.png", "4c-job-done.png", "5-consumer-release.png", "6-audit-trail.png",
+        "4b-job-started.png", "4c-job-done.png", "5-consumer-release.png", "5b-audit-certificate.png",
+        "6-audit-trail.png",
     ]  # fmt: skip
+    # the certificate the auditor downloaded verifies with the service's key
+    (tmp_path / "service.pem").write_bytes(app.state.keystore.public_pem())
+    assert run(["verify", str(tmp_path / "certificate.json"), "--public-key", str(tmp_path / "service.pem")]) == 0
     # the copy carl downloaded names carl
     with zipfile.ZipFile(saved) as z:
         z.extractall(tmp_path / "carl")

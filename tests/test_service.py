@@ -210,10 +210,24 @@ def test_the_whole_flow_upload_share_download_and_the_copy_names_its_recipient(s
         secret = app.state.keystore.watermark_secret()
         found = detect(marked, registry.plans_for(watermark_key_id(secret)), secret, watermark_key_id(secret))
     assert found.p_value < 1e-6 and found.recipient == "bob"
+    # the auditor audits it against a shipped policy: a certificate signed by the service, stored with the release
+    audits = f"/api/v1/releases/{release_id}/audits"
+    assert client.post(audits, json={"policy": "internal-sharing"}, headers=auth(tokens["bob"])).status_code == 403
+    assert client.post(audits, json={"policy": "../etc"}, headers=auth(tokens["audrey"])).status_code == 422
+    made = client.post(audits, json={"policy": "internal-sharing"}, headers=auth(tokens["audrey"]))
+    assert made.status_code == 201, made.text
+    listed = client.get(audits, headers=auth(tokens["bob"])).json()
+    assert [c["id"] for c in listed] == [made.json()["id"]] and listed[0]["auditor"] == "audrey"
+    certificate = tmp_path / "certificate.json"
+    certificate.write_bytes(client.get(f"{audits}/{made.json()['id']}", headers=auth(tokens["bob"])).content)
+    signed = json.loads(certificate.read_text())["statement"]["predicate"]
+    assert signed["release"]["verified"] and signed["passed"] == made.json()["passed"]
+    assert run(["verify", str(certificate), "--public-key", str(public)]) == 0  # the signature holds
     # the auditor sees every step, and the chain verifies
     trail = client.get("/api/v1/audit?limit=1000", headers=auth(tokens["audrey"])).json()
     actions = [(e["actor"], e["action"], e["target"]) for e in trail]
-    for step in [("alice", "upload", release_id), ("alice", "share", release_id), ("bob", "download", release_id)]:
+    for step in [("alice", "upload", release_id), ("alice", "share", release_id), ("bob", "download", release_id),
+                 ("audrey", "audit", release_id)]:  # fmt: skip
         assert step in actions
     assert [e["seq"] for e in trail] == list(range(1, len(trail) + 1))
     assert client.get("/api/v1/audit", headers=auth(tokens["bob"])).status_code == 403

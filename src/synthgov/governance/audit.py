@@ -204,23 +204,26 @@ def audit(
     sensitive: list[str] | None = None,
     auditor: str | None = None,
     seed: int = 0,
+    public_key: Path | None = None,
+    keystore: Any = None,
 ) -> AuditResult:
-    """Audit the release folder ``release`` against ``policy`` (see the module docstring); the certificate is
-    signed with this keystore's key."""
+    """Audit the release folder ``release`` against ``policy`` (see the module docstring); the release is verified
+    with ``public_key`` (default: this keystore's key) and the certificate signed with ``keystore`` (default: this
+    keystore, ``$SYNTHGOV_HOME``)."""
     from synthgov.release import signing
     from synthgov.release.keys import Keystore
     from synthgov.release.verify import load_manifest, verify_release
 
     folder = Path(release)
     rules = AuditPolicy.load(policy)
-    verification = verify_release(folder)
+    verification = verify_release(folder, public_key=public_key)
     document = load_manifest(folder)
     predicate = document["statement"]["predicate"]
     facts = release_facts(predicate, verification.valid)
     evaluation = _evaluation(folder, predicate, verification.valid, real, holdout, target, sensitive, seed)
     facts.update(report_facts(evaluation.get("report")))
     clauses = [check_clause(clause, facts) for clause in rules.clauses]
-    keystore = Keystore.default().ensure()
+    keystore = keystore if keystore is not None else Keystore.default().ensure()
     key_id = keystore.index()["signing_key_id"]
     manifest_digest = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
     statement = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ROLES = ("owner", "auditor", "consumer")
@@ -149,3 +149,18 @@ class Job(Base):
     release_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
     created_at: Mapped[str] = mapped_column(String(40), default=now)
     updated_at: Mapped[str] = mapped_column(String(40), default=now)
+
+
+class Certificate(Base):
+    """A signed audit certificate of a release against a policy, made by the service for an auditor (the
+    certificate itself is a stored object)."""
+
+    __tablename__ = "certificates"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    release_id: Mapped[str] = mapped_column(ForeignKey("releases.id"))
+    policy: Mapped[str] = mapped_column(String(80))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    summary: Mapped[str] = mapped_column(String(200))
+    auditor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    object_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[str] = mapped_column(String(40), default=now)

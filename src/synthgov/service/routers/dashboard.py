@@ -21,10 +21,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
+from synthgov.governance.audit import SHIPPED
 from synthgov.service import audit_log
 from synthgov.service.auth import can_read, readable_release, token_digest
-from synthgov.service.models import AuditEntry, Copy, Release, Share, Token, User, WebSession, now
-from synthgov.service.routers.releases import download_response, share_release, store_upload
+from synthgov.service.models import AuditEntry, Certificate, Copy, Release, Share, Token, User, WebSession, now
+from synthgov.service.routers.releases import audit_response, download_response, share_release, store_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -193,6 +194,9 @@ def _release_context(request: Request, who: Visitor, release_id: str) -> dict[st
             if sees_copies
             else []
         )
+        certificates = list(
+            db.scalars(select(Certificate).where(Certificate.release_id == release.id).order_by(Certificate.created_at))
+        )
         consumers = sorted(u.name for u in db.scalars(select(User)) if u.id != who.user.id and u.role != "auditor")
     files = json.loads(release.files)
     with state.store.open(files["manifest.json"]) as f:
@@ -217,6 +221,8 @@ def _release_context(request: Request, who: Visitor, release_id: str) -> dict[st
         "is_owner": release.owner_id == who.user.id,
         "consumers": consumers,
         "files": files,
+        "certificates": [(c, names.get(c.auditor_id, "?")) for c in certificates],
+        "policies": SHIPPED,
     }
 
 
@@ -256,6 +262,38 @@ def share_page(
     except HTTPException as exc:
         return _error(who, exc)
     return RedirectResponse(f"/releases/{release_id}", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/releases/{release_id}/audit")
+def audit_form(
+    release_id: str, request: Request, policy: str = Form(""), csrf: str = Form(""), who: Visitor = Depends(visitor)
+) -> Response:
+    _check_csrf(who, csrf)
+    if who.user.role != "auditor":
+        return _error(who, HTTPException(status.HTTP_403_FORBIDDEN, "audits are signed by auditors"))
+    try:
+        audit_response(request.app.state, who.user, release_id, policy)
+    except HTTPException as exc:
+        return _error(who, exc)
+    return RedirectResponse(f"/releases/{release_id}", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/releases/{release_id}/audits/{certificate_id}")
+def certificate_file(
+    release_id: str, certificate_id: str, request: Request, who: Visitor = Depends(visitor)
+) -> Response:
+    state = request.app.state
+    with state.sessions() as db:
+        try:
+            release = readable_release(db, who.user, release_id)
+        except HTTPException as exc:
+            return _error(who, exc)
+        row = db.get(Certificate, certificate_id)
+    if row is None or row.release_id != release.id:
+        return _error(who, HTTPException(404, "no such certificate of this release"))
+    with state.store.open(row.object_sha256) as f:
+        return Response(f.read(), media_type="application/json",
+                        headers={"Content-Disposition": f'attachment; filename="audit-{row.id}.json"'})  # fmt: skip
 
 
 @router.get("/releases/{release_id}/download")

@@ -13,13 +13,15 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from synthgov.governance.audit import SHIPPED
 from synthgov.service import audit_log
 from synthgov.service.auth import current_user, readable_release, role, session
 from synthgov.service.copies import CannotMark, data_digest, make_copy, plan_id
-from synthgov.service.models import Copy, Release, Share, User
+from synthgov.service.models import Certificate, Copy, Release, Share, User
 from synthgov.service.schemas import ReleaseDetail, ReleaseSummary, ShareRequest, ShareResult, problems
 from synthgov.service.uploads import UploadRefused, receive
 
@@ -207,3 +209,73 @@ def download_response(state, user: User, release_id: str) -> Response:
         media_type=ZIP,
         headers={"Content-Disposition": f'attachment; filename="{release.id}.zip"'},
     )
+
+
+class AuditRequest(BaseModel):
+    policy: str = Field(json_schema_extra={"enum": list(SHIPPED)}, description="a shipped audit policy")
+
+
+class CertificateOut(BaseModel):
+    id: str
+    release: str
+    policy: str
+    passed: bool
+    summary: str
+    auditor: str
+    certificate_sha256: str
+    created_at: str
+
+
+def _certificate_out(db: Session, c: Certificate) -> CertificateOut:
+    auditor = db.get(User, c.auditor_id)
+    return CertificateOut(id=c.id, release=c.release_id, policy=c.policy, passed=c.passed, summary=c.summary,
+                          auditor=auditor.name if auditor else "?", certificate_sha256=c.object_sha256,
+                          created_at=c.created_at)  # fmt: skip
+
+
+@router.post("/{release_id}/audits", status_code=status.HTTP_201_CREATED, response_model=CertificateOut)
+def audit_release(
+    release_id: str, body: AuditRequest, request: Request, user: User = Depends(role("auditor"))
+) -> CertificateOut:
+    """Audit the release against a shipped policy with its signed evaluation; the certificate is signed by the
+    service and stored with the release."""
+    return audit_response(request.app.state, user, release_id, body.policy)
+
+
+def audit_response(state, user: User, release_id: str, policy: str) -> CertificateOut:
+    from synthgov.service.certificates import run_audit
+
+    if policy not in SHIPPED:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"policy must be one of {', '.join(SHIPPED)}")
+    with state.sessions() as db:
+        release = readable_release(db, user, release_id)
+    certificate = run_audit(state, user, release, policy)
+    with state.sessions() as db:
+        return _certificate_out(db, certificate)
+
+
+@router.get("/{release_id}/audits", response_model=list[CertificateOut])
+def certificates(release_id: str, request: Request, user: User = Depends(current_user)) -> list[CertificateOut]:
+    with request.app.state.sessions() as db:
+        release = readable_release(db, user, release_id)
+        rows = db.scalars(
+            select(Certificate).where(Certificate.release_id == release.id).order_by(Certificate.created_at)
+        )
+        return [_certificate_out(db, c) for c in rows]
+
+
+@router.get(
+    "/{release_id}/audits/{certificate_id}",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
+def certificate(release_id: str, certificate_id: str, request: Request, user: User = Depends(current_user)) -> Response:
+    """The signed certificate (``synthgov verify CERT.json --public-key service.pem`` checks it)."""
+    state = request.app.state
+    with state.sessions() as db:
+        release = readable_release(db, user, release_id)
+        row = db.get(Certificate, certificate_id)
+        if row is None or row.release_id != release.id:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no certificate {certificate_id!r} of this release")
+    with state.store.open(row.object_sha256) as f:
+        return Response(f.read(), media_type="application/json")

@@ -1,0 +1,62 @@
+"""Audits run by the service: an auditor asks for a release to be audited against a shipped policy; the release's
+files are put back together from the store, verified with its owner's registered key, audited with its signed
+evaluation (``synthgov audit``'s code), and the certificate, signed by the service's key, is stored with the
+release and shown on its page."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from synthgov.service import audit_log
+from synthgov.service.models import Certificate, Release, User
+
+logger = logging.getLogger(__name__)
+
+
+def run_audit(state: Any, auditor: User, release: Release, policy: str) -> Certificate:
+    from synthgov.governance.audit import audit
+
+    with state.sessions() as db:
+        owner_key = db.get(User, release.owner_id).public_key
+    files = json.loads(release.files)
+    work = Path(tempfile.mkdtemp(dir=state.store.root / "incoming"))
+    try:
+        folder = work / "release"
+        for name, digest in files.items():
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with state.store.open(digest) as src, target.open("wb") as out:
+                shutil.copyfileobj(src, out)
+        key = work / "owner.pub.pem"
+        if owner_key:
+            key.write_text(owner_key, encoding="ascii")
+        else:  # a job's release: signed by the service itself
+            key.write_bytes(state.keystore.public_pem())
+        result = audit(folder, policy, auditor=auditor.name, public_key=key, keystore=state.keystore)
+        document = work / "certificate.json"
+        document.write_text(json.dumps(result.certificate, indent=2), encoding="utf-8")
+        digest = state.store.put(document)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    predicate = result.certificate["statement"]["predicate"]
+    with state.sessions() as db, db.begin():
+        certificate = Certificate(
+            id=str(uuid.uuid4()),
+            release_id=release.id,
+            policy=policy,
+            passed=bool(predicate["passed"]),
+            summary=str(predicate["summary"]),
+            auditor_id=auditor.id,
+            object_sha256=digest,
+        )
+        db.add(certificate)
+        detail = {"policy": policy, "passed": certificate.passed, "certificate_sha256": digest}
+        audit_log.append(db, auditor.name, "audit", release.id, detail, **state.chain_options)
+    logger.info("audit of %s against %s: %s", release.id, policy, certificate.summary)
+    return certificate
