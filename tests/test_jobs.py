@@ -27,7 +27,8 @@ from test_service import auth, database  # noqa: F401 (the database fixture)
 
 @pytest.fixture
 def registry(tmp_path: Path, database: str):  # noqa: F811
-    settings = Settings(home=tmp_path / "service-home", database=database, store=tmp_path / "store")
+    settings = Settings(home=tmp_path / "service-home", database=database, store=tmp_path / "store",
+                        lineage=str(tmp_path / "lineage.jsonl"))  # fmt: skip
     app = create_app(settings)
     admin = Admin(app.state.sessions, app.state.chain_options)
     admin.add_user("olivia", "owner", Path(os.environ["SYNTHGOV_HOME"]) / "keys" / "signing.pub.pem")
@@ -80,6 +81,13 @@ def test_a_job_makes_a_signed_release_with_visible_progress(registry, adult: pd.
     for action in ("job-submit", "job-start", "job-done"):
         assert (action, job["id"]) in trail
     assert client.get("/api/v1/audit/verify", headers=auth(tokens["aude"])).json()["valid"]
+    # OpenLineage: the job's run started and completed with the release as its output, the release announced
+    events = [json.loads(line) for line in Path(app.state.settings.lineage).read_text().splitlines()]
+    runs = [(e["eventType"], e["job"]["name"]) for e in events]
+    assert ("START", "registry-job.copula") in runs and ("COMPLETE", "registry-job.copula") in runs
+    complete = next(e for e in events if e["eventType"] == "COMPLETE" and e["job"]["name"].startswith("registry-job"))
+    assert complete["outputs"][0]["name"] == job["release"] and complete["inputs"][0]["name"] == f"sha256:{source}"
+    assert any(e["job"]["name"] == "generate.copula" and e["outputs"][0]["name"] == job["release"] for e in events)
     # others see neither the source nor the job
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=auth(tokens["oscar"])).status_code == 404
     assert client.get("/api/v1/sources", headers=auth(tokens["oscar"])).json() == []

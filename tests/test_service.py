@@ -573,3 +573,37 @@ def test_the_api_answers_generated_requests_without_5xx_or_schema_violations(ser
         # job's parameters are checked by its generator: those refusals are tested above and in test_jobs.py
         upload_ = operation.method.upper() == "POST" and operation.path.endswith(("/releases", "/sources", "/jobs"))
         fuzz(operation, [positive_data_acceptance] if upload_ else [])
+
+
+def test_an_upload_policy_refuses_a_release_that_fails_a_clause(tmp_path: Path, release: Path) -> None:
+    """With ``--policy``, each upload is audited on arrival: the release without an evaluation fails
+    internal-sharing's evaluation clauses and is refused naming them; a policy it meets lets it in with the
+    certificate stored beside it."""
+    issuer_key = Path(os.environ["SYNTHGOV_HOME"]) / "keys" / "signing.pub.pem"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "name: signed-and-marked\n"
+        "description: verified and watermarked\n"
+        "clauses:\n"
+        "  - {id: verified, fact: release.verified, equals: true}\n"
+        "  - {id: marked, fact: release.watermarked, equals: true}\n"
+    )
+    for chosen, code in (("internal-sharing", 422), (str(policy), 201)):
+        folder = tmp_path / chosen[-8:]
+        settings = Settings(home=folder / "home", database=f"sqlite:///{folder}.db", store=folder / "store",
+                            upload_policy=chosen)  # fmt: skip
+        app = create_app(settings)
+        admin = Admin(app.state.sessions, app.state.chain_options)
+        admin.add_user("alice", "owner", issuer_key)
+        token = admin.create_token("alice")
+        with TestClient(app) as client:
+            response = upload(client, token, zipped(release))
+            assert response.status_code == code, response.text
+            if code == 422:
+                assert "fails the registry's policy internal-sharing" in response.json()["detail"]
+                assert client.get("/api/v1/releases", headers=auth(token)).json() == []
+            else:
+                [certificate] = client.get(
+                    f"/api/v1/releases/{response.json()['id']}/audits", headers=auth(token)
+                ).json()
+                assert certificate["passed"] and certificate["auditor"] == "the registry's upload gate"

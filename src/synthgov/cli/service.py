@@ -59,6 +59,9 @@ def serve_command(
     lineage: str = typer.Option(
         None, "--lineage", help="Send OpenLineage run events to this URL (Marquez, DataHub) or append them to a file."
     ),
+    policy: str = typer.Option(
+        None, "--policy", help="Audit every upload against this policy (shipped name or file); refuse what fails."
+    ),
 ) -> None:
     """Run the registry service (REST API) until stopped."""
     with user_errors():
@@ -68,7 +71,11 @@ def serve_command(
         from synthgov.service.app import create_app
         from synthgov.service.settings import Settings
 
-        app = create_app(Settings.default(database=db, store=store, lineage=lineage))
+        if policy is not None:
+            from synthgov.governance.audit import AuditPolicy
+
+            AuditPolicy.load(policy)  # a bad policy is one clear error now, not a refusal of every upload
+        app = create_app(Settings.default(database=db, store=store, lineage=lineage, upload_policy=policy))
     out.print(f"synthgov registry on http://{host}:{port} (Ctrl+C stops it)", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="info")
 

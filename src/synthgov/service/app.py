@@ -37,6 +37,10 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     from synthgov.release.keys import Keystore
 
     settings = settings or Settings.default()
+    if settings.upload_policy is not None:
+        from synthgov.governance.audit import AuditPolicy
+
+        AuditPolicy.load(settings.upload_policy)  # a bad policy stops the start, not every upload
     engine = make_engine(settings.database)
     migrate(engine)
     keystore = Keystore(settings.home / "keys").ensure()

@@ -19,9 +19,21 @@ from synthgov.service.models import Certificate, Release, User
 logger = logging.getLogger(__name__)
 
 
-def run_audit(state: Any, auditor: User, release: Release, policy: str) -> Certificate:
+def audit_folder(state: Any, folder: Path, public_key_pem: bytes, policy: str, auditor: str) -> tuple[dict, str]:
+    """Audit the release folder ``folder`` (verified with ``public_key_pem``) against ``policy``, sign with the
+    service's key and store the certificate: the certificate and its object's digest."""
     from synthgov.governance.audit import audit
 
+    with tempfile.TemporaryDirectory(dir=state.store.root / "incoming") as scratch:
+        key = Path(scratch) / "owner.pub.pem"
+        key.write_bytes(public_key_pem)
+        result = audit(folder, policy, auditor=auditor, public_key=key, keystore=state.keystore)
+        document = Path(scratch) / "certificate.json"
+        document.write_text(json.dumps(result.certificate, indent=2), encoding="utf-8")
+        return result.certificate, state.store.put(document)
+
+
+def run_audit(state: Any, auditor: User, release: Release, policy: str) -> Certificate:
     with state.sessions() as db:
         owner_key = db.get(User, release.owner_id).public_key
     files = json.loads(release.files)
@@ -33,18 +45,12 @@ def run_audit(state: Any, auditor: User, release: Release, policy: str) -> Certi
             target.parent.mkdir(parents=True, exist_ok=True)
             with state.store.open(digest) as src, target.open("wb") as out:
                 shutil.copyfileobj(src, out)
-        key = work / "owner.pub.pem"
-        if owner_key:
-            key.write_text(owner_key, encoding="ascii")
-        else:  # a job's release: signed by the service itself
-            key.write_bytes(state.keystore.public_pem())
-        result = audit(folder, policy, auditor=auditor.name, public_key=key, keystore=state.keystore)
-        document = work / "certificate.json"
-        document.write_text(json.dumps(result.certificate, indent=2), encoding="utf-8")
-        digest = state.store.put(document)
+        # a job's release is signed by the service itself
+        key = owner_key.encode("ascii") if owner_key else state.keystore.public_pem()
+        document, digest = audit_folder(state, folder, key, policy, auditor.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    predicate = result.certificate["statement"]["predicate"]
+    predicate = document["statement"]["predicate"]
     with state.sessions() as db, db.begin():
         certificate = Certificate(
             id=str(uuid.uuid4()),

@@ -98,8 +98,12 @@ def run_job(settings: Settings, job_id: str) -> None:
         job.state, job.worker, job.updated_at = "running", os.getpid(), now()
         owner = db.get(User, job.owner_id).name
         source = db.get(Source, job.source_id)
-        spec, source_format, source_id = json.loads(job.spec), source.format, source.id
+        spec, source_format, source_id, attempt = json.loads(job.spec), source.format, source.id, job.attempt
         audit_log.append(db, owner, "job-start", job_id, {"attempt": job.attempt, "worker": os.getpid()}, **options)
+    from synthgov.service.lineage import Lineage
+
+    lineage = Lineage(settings.lineage)
+    lineage.job_changed(job_id, attempt, "start", spec["generator"], source_id)
     work = Path(tempfile.mkdtemp(dir=store.root / "incoming"))
     try:
         table = work / f"source.{source_format}"
@@ -118,6 +122,7 @@ def run_job(settings: Settings, job_id: str) -> None:
                 out=work / "release",
             )
         release_id = _register(work / "release", factory, store, owner, job_id, options, settings)
+        lineage.job_changed(job_id, attempt, "complete", spec["generator"], source_id, release_id)
         logger.info("job %s done: release %s", job_id, release_id)
     except Exception as exc:  # the job's outcome, recorded; the worker itself ends normally
         logger.warning("job %s failed: %s", job_id, exc)
@@ -126,6 +131,7 @@ def run_job(settings: Settings, job_id: str) -> None:
             job = db.get(Job, job_id)
             job.state, job.error, job.updated_at = "failed", message, now()
             audit_log.append(db, owner, "job-failed", job_id, {"error": message[:300]}, **options)
+        lineage.job_changed(job_id, attempt, "fail", spec["generator"], source_id)
         logger.debug("job %s traceback:\n%s", job_id, traceback.format_exc())
     finally:
         shutil.rmtree(work, ignore_errors=True)

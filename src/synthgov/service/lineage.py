@@ -61,6 +61,18 @@ class Lineage:
                 transport = FileTransport(FileConfig(log_file_path=str(target), append=True))
             self._client = OpenLineageClient(transport=transport)
 
+    def job_changed(
+        self, job_id: str, attempt: int, state: str, generator: str, source_id: str, release_id: str | None = None
+    ) -> None:
+        """A job's run event: START when its worker starts, COMPLETE with its release, FAIL."""
+        if self._client is None:
+            return
+        try:
+            self._client.emit(job_event(job_id, attempt, state, generator, source_id, release_id))
+        except Exception:  # lineage is an index: its failure must not undo the action
+            logger.warning("OpenLineage: the event for job %s could not be emitted to %s", job_id, self.target,
+                           exc_info=True)  # fmt: skip
+
     def release_registered(self, manifest: dict[str, Any], manifest_sha256: str, audit: dict | None = None) -> None:
         if self._client is None:
             return
@@ -102,5 +114,23 @@ def release_event(manifest: dict[str, Any], manifest_sha256: str, audit: dict | 
         job=Job(namespace=NAMESPACE, name=f"generate.{predicate['generator']['name']}"),
         inputs=inputs,
         outputs=[OutputDataset(namespace=f"{NAMESPACE}-registry", name=str(release["id"]))],
+        producer=PRODUCER,
+    )
+
+
+def job_event(
+    job_id: str, attempt: int, state: str, generator: str, source_id: str, release_id: str | None = None
+) -> Any:
+    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+
+    states = {"start": RunState.START, "complete": RunState.COMPLETE, "fail": RunState.FAIL}
+    outputs = [OutputDataset(namespace=f"{NAMESPACE}-registry", name=release_id)] if release_id else []
+    return RunEvent(
+        eventType=states[state],
+        eventTime=datetime.now(UTC).isoformat(),
+        run=Run(runId=str(uuid.uuid5(uuid.NAMESPACE_URL, f"synthgov:job:{job_id}:{attempt}"))),
+        job=Job(namespace=NAMESPACE, name=f"registry-job.{generator}"),
+        inputs=[InputDataset(namespace=f"{NAMESPACE}-registry-source", name=f"sha256:{source_id}")],
+        outputs=outputs,
         producer=PRODUCER,
     )

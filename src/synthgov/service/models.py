@@ -161,6 +161,6 @@ class Certificate(Base):
     policy: Mapped[str] = mapped_column(String(80))
     passed: Mapped[bool] = mapped_column(Boolean)
     summary: Mapped[str] = mapped_column(String(200))
-    auditor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    auditor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)  # None: the upload gate
     object_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[str] = mapped_column(String(40), default=now)

@@ -29,13 +29,22 @@ class Settings:
     failed_window_s: float = FAILED_WINDOW_S
     checkpoint_every: int = 100  # a signed checkpoint of the audit chain every this many entries
     lineage: str | None = None  # OpenLineage events: an endpoint URL or a JSON-lines file (None: none)
+    upload_policy: str | None = None  # every upload audited against this policy (a shipped name or a file); a
+    # release that fails a clause is refused
 
     @classmethod
-    def default(cls, database: str | None = None, store: Path | None = None, lineage: str | None = None) -> Settings:
+    def default(
+        cls,
+        database: str | None = None,
+        store: Path | None = None,
+        lineage: str | None = None,
+        upload_policy: str | None = None,
+    ) -> Settings:
         root = home()
         return cls(
             home=root,
             database=database or f"sqlite:///{root / 'registry.db'}",
             store=Path(store) if store is not None else root / "store",
             lineage=lineage,
+            upload_policy=upload_policy,
         )

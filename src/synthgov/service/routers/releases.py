@@ -7,6 +7,7 @@ import json
 import logging
 import shutil
 import tempfile
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -95,6 +96,7 @@ def store_upload(state, user: User, work: Path) -> ReleaseSummary:
         raise HTTPException(exc.status, f"upload refused: {exc}") from None
     predicate = got.manifest["statement"]["predicate"]
     release_id = str(predicate["release"]["id"])
+    gate = _policy_gate(state, user, got.folder, release_id) if state.settings.upload_policy else None
     digests = {name: state.store.put(got.folder / name) for name in got.files}  # objects first, then the row
     with state.sessions() as db, db.begin():
         if db.get(Release, release_id) is not None:
@@ -111,10 +113,41 @@ def store_upload(state, user: User, work: Path) -> ReleaseSummary:
         db.add(release)
         detail = {"manifest_sha256": release.manifest_sha256, "files": len(digests), "verified": True}
         audit_log.append(db, user.name, "upload", release_id, detail, **state.chain_options)
+        if gate is not None:
+            db.add(Certificate(id=str(uuid.uuid4()), release_id=release_id, policy=state.settings.upload_policy,
+                               passed=True, summary=gate[0], auditor_id=None, object_sha256=gate[1]))  # fmt: skip
         db.flush()
         summary = ReleaseSummary(**_summary(db, release))
     state.lineage.release_registered(got.manifest, digests["manifest.json"])  # after the commit: an index of facts
     return summary
+
+
+def _policy_gate(state, user: User, folder: Path, release_id: str) -> tuple[str, str]:
+    """Audit an arriving release against the registry's upload policy: (summary, certificate digest) when every
+    clause passes; otherwise the upload is refused naming the clauses that fail (and the refusal audited)."""
+    from synthgov.errors import SynthgovError
+    from synthgov.service.certificates import audit_folder
+
+    try:
+        certificate, digest = audit_folder(
+            state,
+            folder,
+            user.public_key.encode("ascii"),
+            state.settings.upload_policy,
+            "synthgov registry upload gate",
+        )
+    except SynthgovError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"upload refused: the policy audit: {exc}") from None
+    predicate = certificate["statement"]["predicate"]
+    if predicate["passed"]:
+        return str(predicate["summary"]), digest
+    failing = [f"{c['id']} (measured {c.get('measured')!r}, threshold {c.get('threshold')!r})"
+               for c in predicate["clauses"] if not c["passed"]]  # fmt: skip
+    reason = f"the release fails the registry's policy {state.settings.upload_policy}: {'; '.join(failing)}"
+    with state.sessions() as db, db.begin():
+        detail = {"reason": reason[:1000], "certificate_sha256": digest, "release": release_id}
+        audit_log.append(db, user.name, "upload-refused", "", detail, **state.chain_options)
+    raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"upload refused: {reason}")
 
 
 @router.get("", response_model=list[ReleaseSummary])
@@ -227,10 +260,10 @@ class CertificateOut(BaseModel):
 
 
 def _certificate_out(db: Session, c: Certificate) -> CertificateOut:
-    auditor = db.get(User, c.auditor_id)
+    auditor = db.get(User, c.auditor_id) if c.auditor_id is not None else None
+    name = auditor.name if auditor else "the registry's upload gate"
     return CertificateOut(id=c.id, release=c.release_id, policy=c.policy, passed=c.passed, summary=c.summary,
-                          auditor=auditor.name if auditor else "?", certificate_sha256=c.object_sha256,
-                          created_at=c.created_at)  # fmt: skip
+                          auditor=name, certificate_sha256=c.object_sha256, created_at=c.created_at)  # fmt: skip
 
 
 @router.post("/{release_id}/audits", status_code=status.HTTP_201_CREATED, response_model=CertificateOut)

@@ -22,7 +22,7 @@ def upgrade() -> None:
         sa.Column("policy", sa.String(80), nullable=False),
         sa.Column("passed", sa.Boolean(), nullable=False),
         sa.Column("summary", sa.String(200), nullable=False),
-        sa.Column("auditor_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=False),
+        sa.Column("auditor_id", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
         sa.Column("object_sha256", sa.String(64), nullable=False),
         sa.Column("created_at", sa.String(40), nullable=False),
     )
