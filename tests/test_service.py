@@ -210,6 +210,16 @@ def test_the_whole_flow_upload_share_download_and_the_copy_names_its_recipient(s
         secret = app.state.keystore.watermark_secret()
         found = detect(marked, registry.plans_for(watermark_key_id(secret)), secret, watermark_key_id(secret))
     assert found.p_value < 1e-6 and found.recipient == "bob"
+    # ... and the registry says so to an auditor or an owner, over the API (a consumer may not ask)
+    suspect = {"Content-Type": "application/vnd.apache.parquet"}
+    body = (copy / "synthetic.parquet").read_bytes()
+    assert client.post("/api/v1/detect", content=body, headers={**suspect, **auth(tokens["bob"])}).status_code == 403
+    asked = client.post("/api/v1/detect", content=body, headers={**suspect, **auth(tokens["audrey"])}).json()
+    assert asked["found"] and asked["recipient"] == "bob"
+    unmarked = (release / "synthetic.parquet").read_bytes()  # the original: the issuer's mark, not a registry copy
+    assert not client.post("/api/v1/detect", content=unmarked, headers={**suspect, **auth(tokens["alice"])}).json()[
+        "found"
+    ]
     # the auditor audits it against a shipped policy: a certificate signed by the service, stored with the release
     audits = f"/api/v1/releases/{release_id}/audits"
     assert client.post(audits, json={"policy": "internal-sharing"}, headers=auth(tokens["bob"])).status_code == 403
@@ -395,6 +405,9 @@ def test_push_and_pull_through_a_running_server(
         assert run(["pull", release_id, "--out", str(tmp_path / "mine"), "--server", url, "--token", bob]) == 0
         assert run(["detect", str(tmp_path / "mine" / "synthetic.parquet"), "--json"]) == 0  # the service's home
         assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["recipient"] == "bob"
+        leak = str(tmp_path / "mine" / "synthetic.parquet")
+        assert run(["detect", leak, "--server", url, "--token", alice, "--json"]) == 0  # from anywhere, over HTTP
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["recipient"] == "bob"
         assert run(["audit-log", "verify", "--db", db]) == 0
     finally:
         server.should_exit = True
@@ -571,7 +584,9 @@ def test_the_api_answers_generated_requests_without_5xx_or_schema_violations(ser
     for operation in operations:
         # a schema-valid upload body is any bytes, but only a signed release (a readable table) is accepted, and a
         # job's parameters are checked by its generator: those refusals are tested above and in test_jobs.py
-        upload_ = operation.method.upper() == "POST" and operation.path.endswith(("/releases", "/sources", "/jobs"))
+        upload_ = operation.method.upper() == "POST" and operation.path.endswith(
+            ("/releases", "/sources", "/jobs", "/detect")
+        )
         fuzz(operation, [positive_data_acceptance] if upload_ else [])
 
 

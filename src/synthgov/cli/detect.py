@@ -20,8 +20,16 @@ def detect_command(
     table: Path = typer.Argument(..., help="Suspect table (CSV or Parquet), or a release folder.", metavar="TABLE"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (p_value, key_id, payload, rows, ...)."),
     threshold: float = typer.Option(THRESHOLD, "--threshold", help="p-value at or below which the mark is found."),
+    server: str = typer.Option(
+        None, "--server", help="Ask a registry (synthgov serve) instead: was this one of its copies, and whose?"
+    ),
+    token: str = typer.Option(None, "--token", help="With --server: your API token (default: $SYNTHGOV_TOKEN)."),
 ) -> None:
-    """Test TABLE for the watermark of the keys in $SYNTHGOV_HOME. Exit 0 found, 1 not found, 2 bad input."""
+    """Test TABLE for the watermark of the keys in $SYNTHGOV_HOME (or of a registry's copies with --server).
+    Exit 0 found, 1 not found, 2 bad input."""
+    if server is not None:
+        _detect_remote(table, server, token, as_json)
+        return
     from synthgov.release.keys import Keystore, watermark_key_id
     from synthgov.table.io import read_table
     from synthgov.watermark import detect, registry
@@ -55,3 +63,22 @@ def detect_command(
             highlight=False,
         )
     raise typer.Exit(code=0 if found else 1)
+
+
+def _detect_remote(table: Path, server: str, token: str | None, as_json: bool) -> None:
+    from synthgov.cli.service import _needs_extra
+
+    with user_errors():
+        _needs_extra()
+        from synthgov.service.client import detect
+
+        result = detect(table, server, token)
+    if as_json:
+        typer.echo(json.dumps(result))
+    elif result["found"]:
+        who = f"recipient {result['recipient']}" if result.get("recipient") else "no recipient named"
+        out.print(f"[bold green]COPY FOUND[/]: p = {result['p_value']:.2e}; release {result['release_id']}, {who}",
+                  highlight=False)  # fmt: skip
+    else:
+        out.print(f"[bold]not one of this registry's copies[/]: p = {result['p_value']:.2g}", highlight=False)
+    raise typer.Exit(code=0 if result["found"] else 1)

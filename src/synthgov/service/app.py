@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     stopped = reap(app.state.sessions, app.state.chain_options)  # jobs whose worker died with an earlier server
     if stopped:
         logger.warning("%d job(s) marked failed: their worker stopped", stopped)
-    for router in (account.router, releases.router, jobs.router, audit.router, dashboard.router):
+    routers = (account.router, releases.router, releases.detect_router, jobs.router, audit.router, dashboard.router)
+    for router in routers:
         app.include_router(router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False)

@@ -97,3 +97,19 @@ def share(
         response = _call(client.post, f"/api/v1/releases/{release_id}/shares", json={"user": user})
     _raise_for(response)
     return response.json()
+
+
+def detect(table: Path, server: str | None = None, token: str | None = None, transport: Any = None) -> dict:
+    """Ask the registry whether ``table`` is a copy it handed out, and to whom."""
+    server, token = _settings(server, token)
+    table = Path(table)
+    kinds = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet"}
+    media = kinds.get(table.suffix.lower())
+    if media is None:
+        raise InputError(f"{table}: the registry reads .csv or .parquet tables")
+    if not table.is_file():
+        raise InputError(f"no such file: {table}")
+    with _client(server, token, transport) as client, table.open("rb") as body:
+        response = _call(client.post, "/api/v1/detect", content=body, headers={"Content-Type": media})
+    _raise_for(response)
+    return response.json()

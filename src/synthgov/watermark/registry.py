@@ -25,9 +25,10 @@ def save(plan: WatermarkPlan, root: Path | None = None) -> Path:
     return write_private(folder(root) / f"{plan.id}.json", json.dumps(plan.to_dict(), indent=1).encode("utf-8"))
 
 
-def plans_for(key_id: str) -> list[WatermarkPlan]:
+def plans_for(key_id: str, root: Path | None = None) -> list[WatermarkPlan]:
+    """The plans of ``key_id`` recorded in the home ``root`` (default: ``$SYNTHGOV_HOME``)."""
     plans = []
-    for path in sorted(folder().glob("*.json")) if folder().is_dir() else []:
+    for path in sorted(folder(root).glob("*.json")) if folder(root).is_dir() else []:
         try:
             plan = WatermarkPlan.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError, KeyError, InputError) as exc:

@@ -312,3 +312,63 @@ def certificate(release_id: str, certificate_id: str, request: Request, user: Us
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no certificate {certificate_id!r} of this release")
     with state.store.open(row.object_sha256) as f:
         return Response(f.read(), media_type="application/json")
+
+
+detect_router = APIRouter(prefix="/api/v1", tags=["detect"], responses=problems(401, 403, 413, 415, 422, 429))
+DETECT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the suspect table, as CSV or Parquet",
+        "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in ("text/csv", "application/vnd.apache.parquet")
+        },
+    }
+}
+
+
+@detect_router.post("/detect", openapi_extra=DETECT_BODY)
+async def detect_leak(request: Request, user: User = Depends(role("owner", "auditor"))) -> dict:
+    """Is this table a copy the registry handed out, and to whom? (The service's watermark key and the plans of
+    every copy it made; owners and auditors.) The result and who asked are in the audit trail."""
+    state = request.app.state
+    kinds = {"text/csv": "csv", "application/vnd.apache.parquet": "parquet"}
+    kind = kinds.get(request.headers.get("content-type", "").split(";")[0].strip())
+    if kind is None:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the table as text/csv or Parquet")
+    work = state.store.incoming()
+    try:
+        received, limit = 0, state.settings.max_upload_bytes
+        path = work / f"suspect.{kind}"
+        with path.open("wb") as out:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"a table may hold at most {limit:,} bytes")
+                out.write(chunk)
+        return await run_in_threadpool(_detect, state, user, path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _detect(state, user: User, path: Path) -> dict:
+    from synthgov.errors import SynthgovError
+    from synthgov.release.keys import watermark_key_id
+    from synthgov.table.io import read_table
+    from synthgov.watermark import detect, registry
+    from synthgov.watermark.detect import DETECTION_THRESHOLD
+
+    try:
+        frame = read_table(path)
+    except SynthgovError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"not a readable table: {exc}") from None
+    secret = state.keystore.watermark_secret()
+    key_id = watermark_key_id(secret)
+    plans = registry.plans_for(key_id, state.settings.home)  # the service's plans, whatever $SYNTHGOV_HOME says
+    result = detect(frame, plans, secret, key_id)
+    found = result.p_value <= DETECTION_THRESHOLD
+    answer = {**result.to_dict(), "found": found, "threshold": DETECTION_THRESHOLD}
+    with state.sessions() as db, db.begin():
+        detail = {"found": found, "recipient": result.recipient if found else None, "rows": result.rows}
+        audit_log.append(db, user.name, "detect", result.release_id or "", detail, **state.chain_options)
+    return answer
