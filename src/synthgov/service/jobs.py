@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from synthgov.service import audit_log
-from synthgov.service.models import Job, Release, Source, User, now
+from synthgov.service.models import Job, Source, User, new_release, now
 from synthgov.service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -153,17 +153,7 @@ def _register(
     release_id = str(predicate["release"]["id"])
     with factory() as db, db.begin():
         user = db.scalars(select(User).where(User.name == owner)).one()
-        db.add(
-            Release(
-                id=release_id,
-                owner_id=user.id,
-                manifest_sha256=digests["manifest.json"],
-                signing_key_id=str(predicate.get("signing_key_id")),
-                generator=str(predicate["generator"]["name"]),
-                rows=int(predicate["release"]["rows"]),
-                files=json.dumps(digests, sort_keys=True),
-            )
-        )
+        db.add(new_release(user.id, predicate, digests))
         job = db.get(Job, job_id)
         job.state, job.release_id, job.step, job.progress, job.updated_at = "done", release_id, "done", "1", now()
         detail = {"release": release_id, "manifest_sha256": digests["manifest.json"]}

@@ -58,6 +58,21 @@ class Release(Base):
     uploaded_at: Mapped[str] = mapped_column(String(40), default=now)
 
 
+def new_release(owner_id: int, predicate: dict, digests: dict[str, str]) -> Release:
+    """The row of a verified release whose files are stored under ``digests`` (an upload's or a job's)."""
+    import json
+
+    return Release(
+        id=str(predicate["release"]["id"]),
+        owner_id=owner_id,
+        manifest_sha256=digests["manifest.json"],
+        signing_key_id=str(predicate.get("signing_key_id")),
+        generator=str(predicate["generator"]["name"]),
+        rows=int(predicate["release"]["rows"]),
+        files=json.dumps(digests, sort_keys=True),
+    )
+
+
 class Share(Base):
     __tablename__ = "shares"
     __table_args__ = (UniqueConstraint("release_id", "user_id"),)

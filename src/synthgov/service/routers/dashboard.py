@@ -25,6 +25,7 @@ from synthgov.governance.audit import SHIPPED
 from synthgov.service import audit_log
 from synthgov.service.auth import can_read, readable_release, token_digest
 from synthgov.service.models import AuditEntry, Certificate, Copy, Release, Share, Token, User, WebSession, now
+from synthgov.service.routers.bodies import file_chunks, save_body
 from synthgov.service.routers.releases import audit_response, download_response, share_release, store_upload
 
 router = APIRouter(include_in_schema=False)
@@ -166,14 +167,8 @@ async def upload_page(
         return _error(who, HTTPException(status.HTTP_403_FORBIDDEN, "only owners upload releases"))
     work = state.store.incoming()
     try:
-        received, limit = 0, state.settings.max_upload_bytes
-        with (work / "upload.zip").open("wb") as out:
-            while chunk := await release.read(1 << 20):
-                received += len(chunk)
-                if received > limit:
-                    return _error(who, HTTPException(413, f"an upload may hold at most {limit:,} bytes"))
-                out.write(chunk)
         try:
+            await save_body(file_chunks(release), work / "upload.zip", state.settings.max_upload_bytes, "an upload")
             summary = await run_in_threadpool(store_upload, state, who.user, work)
         except HTTPException as exc:
             return _error(who, exc)
@@ -395,15 +390,9 @@ async def source_form(
         return _error(who, HTTPException(415, "a source is a .csv or .parquet file"))
     work = state.store.incoming()
     try:
-        received, limit = 0, state.settings.max_upload_bytes
         path = work / f"table.{kind}"
-        with path.open("wb") as out:
-            while chunk := await table.read(1 << 20):
-                received += len(chunk)
-                if received > limit:
-                    return _error(who, HTTPException(413, f"a table may hold at most {limit:,} bytes"))
-                out.write(chunk)
         try:
+            await save_body(file_chunks(table), path, state.settings.max_upload_bytes, "a table")
             await run_in_threadpool(store_source, state, who.user, path, kind, name)
         except HTTPException as exc:
             return _error(who, exc)

@@ -18,6 +18,7 @@ from synthgov.service import audit_log
 from synthgov.service.auth import current_user, role
 from synthgov.service.jobs import reap
 from synthgov.service.models import Job, Source, User, now
+from synthgov.service.routers.bodies import save_body
 from synthgov.service.schemas import problems
 
 router = APIRouter(prefix="/api/v1", tags=["jobs"], responses=problems(401, 403, 404, 422, 429))
@@ -94,14 +95,8 @@ async def add_source(
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, f"send the table as {' or '.join(FORMATS)}")
     work = state.store.incoming()
     try:
-        received, limit = 0, state.settings.max_upload_bytes
         path = work / f"table.{kind}"
-        with path.open("wb") as out:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > limit:
-                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"a table may hold at most {limit:,} bytes")
-                out.write(chunk)
+        await save_body(request.stream(), path, state.settings.max_upload_bytes, "a table")
         return await run_in_threadpool(store_source, state, user, path, kind, name)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -22,7 +22,8 @@ from synthgov.governance.audit import SHIPPED
 from synthgov.service import audit_log
 from synthgov.service.auth import current_user, readable_release, role, session
 from synthgov.service.copies import CannotMark, data_digest, make_copy, plan_id
-from synthgov.service.models import Certificate, Copy, Release, Share, User
+from synthgov.service.models import Certificate, Copy, Release, Share, User, new_release
+from synthgov.service.routers.bodies import save_body
 from synthgov.service.schemas import ReleaseDetail, ReleaseSummary, ShareRequest, ShareResult, problems
 from synthgov.service.uploads import UploadRefused, receive
 
@@ -72,15 +73,7 @@ async def upload(request: Request, user: User = Depends(role("owner"))) -> Relea
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"an upload may hold at most {limit:,} bytes")
     work = state.store.incoming()
     try:
-        received = 0
-        with (work / "upload.zip").open("wb") as out:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > limit:
-                    raise HTTPException(
-                        status.HTTP_413_CONTENT_TOO_LARGE, f"an upload may hold at most {limit:,} bytes"
-                    )
-                out.write(chunk)
+        await save_body(request.stream(), work / "upload.zip", limit, "an upload")
         return await run_in_threadpool(store_upload, state, user, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -101,15 +94,7 @@ def store_upload(state, user: User, work: Path) -> ReleaseSummary:
     with state.sessions() as db, db.begin():
         if db.get(Release, release_id) is not None:
             raise HTTPException(status.HTTP_409_CONFLICT, f"release {release_id} is already in the registry")
-        release = Release(
-            id=release_id,
-            owner_id=user.id,
-            manifest_sha256=digests["manifest.json"],
-            signing_key_id=str(predicate.get("signing_key_id")),
-            generator=str(predicate["generator"]["name"]),
-            rows=int(predicate["release"]["rows"]),
-            files=json.dumps(digests, sort_keys=True),
-        )
+        release = new_release(user.id, predicate, digests)
         db.add(release)
         detail = {"manifest_sha256": release.manifest_sha256, "files": len(digests), "verified": True}
         audit_log.append(db, user.name, "upload", release_id, detail, **state.chain_options)
@@ -338,14 +323,8 @@ async def detect_leak(request: Request, user: User = Depends(role("owner", "audi
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "send the table as text/csv or Parquet")
     work = state.store.incoming()
     try:
-        received, limit = 0, state.settings.max_upload_bytes
         path = work / f"suspect.{kind}"
-        with path.open("wb") as out:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > limit:
-                    raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"a table may hold at most {limit:,} bytes")
-                out.write(chunk)
+        await save_body(request.stream(), path, state.settings.max_upload_bytes, "a table")
         return await run_in_threadpool(_detect, state, user, path)
     finally:
         shutil.rmtree(work, ignore_errors=True)
