@@ -40,6 +40,7 @@ from synthgov.config import home, private_folder
 from synthgov.errors import BudgetError, InputError
 from synthgov.privacy import rdp
 from synthgov.privacy.accounting import ACCOUNTANT
+from synthgov.processes import alive
 
 logger = logging.getLogger(__name__)
 
@@ -189,10 +190,10 @@ def _outcome(event: dict[str, Any]) -> str | None:
         return None  # this process's own run: it commits or voids itself
     target = event.get("target")
     if target is None:  # an in-memory release: its rows were handed over only after its commit
-        return None if _alive(event.get("pid")) else "void"
+        return None if alive(event.get("pid")) else "void"
     target_path = Path(target)
     if event.get("target_kind") == "model":  # `synthgov fit`: the model file is the release
-        if _alive(event.get("pid")):
+        if alive(event.get("pid")):
             return None
         written = target_path.is_file() and target_path.stat().st_mtime >= float(event.get("unix_time", 0)) - 1
         return "commit" if written else "void"
@@ -215,18 +216,6 @@ def published(target: Path, release_id: str) -> bool:
         return document["statement"]["predicate"]["release"]["id"] == release_id
     except (OSError, ValueError, KeyError, TypeError):
         return False
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def charges(key: str) -> list[Charge]:

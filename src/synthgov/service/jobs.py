@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
+from synthgov.processes import alive
 from synthgov.service import audit_log
 from synthgov.service.models import Job, Source, User, new_release, now
 from synthgov.service.settings import Settings
@@ -160,22 +161,6 @@ def _register(
         audit_log.append(db, owner, "job-done", job_id, detail, **options)
     Lineage(settings.lineage).release_registered(manifest, digests["manifest.json"])
     return release_id
-
-
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (our own child, not yet reaped) is dead too
-        status = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-        return status != "Z"
-    except OSError:
-        return True
 
 
 def reap(factory: Any, options: dict) -> int:
