@@ -43,6 +43,7 @@ class ProcessExecutor:
     """One fresh process per job (spawned: nothing of the server's state is inherited)."""
 
     def submit(self, settings: Settings, job_id: str) -> None:
+        multiprocessing.active_children()  # joins the workers that have ended (no zombies pile up in a long run)
         process = multiprocessing.get_context("spawn").Process(target=run_job, args=(settings, job_id), daemon=False)
         process.start()
         logger.info("job %s started in worker process %s", job_id, process.pid)
