@@ -572,7 +572,7 @@ def test_the_api_answers_generated_requests_without_5xx_or_schema_violations(ser
 
     def fuzz(operation, excluded: list) -> None:
         @settings(
-            max_examples=50, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+            max_examples=30, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
         )
         @given(case=operation.as_strategy())
         def answers(case) -> None:
