@@ -129,6 +129,11 @@ def test_the_html_escapes_what_a_release_says(registry, evaluated_release: Path,
 
     html = render("dashboard_releases.html.j2", who=Who, releases=[], owners={})
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    hostile = "<img src=x onerror=alert(1)>"
+    node = {"id": hostile, "source": hostile, "parents": [hostile], "depth": 1, "generator": hostile, "epsilon": 1.0}
+    lineage = render("dashboard_lineage.html.j2", who=Who, nodes=[node], budgets=[(hostile, 1, 0.98765, 1e-5)])
+    assert "<img" not in lineage and "&lt;img src=x onerror=alert(1)&gt;" in lineage
+    assert "0.988" in lineage  # the composed epsilon, rounded
 
 
 def zipped(folder: Path) -> bytes:
