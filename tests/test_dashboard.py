@@ -131,8 +131,19 @@ def test_the_html_escapes_what_a_release_says(registry, evaluated_release: Path,
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     hostile = "<img src=x onerror=alert(1)>"
     node = {"id": hostile, "source": hostile, "parents": [hostile], "depth": 1, "generator": hostile, "epsilon": 1.0}
-    lineage = render("dashboard_lineage.html.j2", who=Who, nodes=[node], budgets=[(hostile, 1, 0.98765, 1e-5)])
+    from synthgov.service.lineage_graph import BOX_HEIGHT, BOX_WIDTH, layout
+
+    lineage = render(
+        "dashboard_lineage.html.j2",
+        who=Who,
+        nodes=[node],
+        budgets=[(hostile, 1, 0.98765, 1e-5)],
+        graph=layout([node]),
+        box_width=BOX_WIDTH,
+        box_height=BOX_HEIGHT,
+    )
     assert "<img" not in lineage and "&lt;img src=x onerror=alert(1)&gt;" in lineage
+    assert "<svg" in lineage and 'href="/releases/&lt;img' in lineage  # the graph's link and title, escaped too
     assert "0.988" in lineage  # the composed epsilon, rounded
 
 
@@ -202,20 +213,29 @@ def test_the_whole_story_in_a_real_browser(
             page.get_by_role("button", name="Share").click()
             expect(page.get_by_text("Shared with: carl")).to_be_visible()
             page.goto(f"{url}/lineage")
-            expect(page.get_by_role("link", name=release_id)).to_be_visible()
+            expect(page.get_by_role("link", name=release_id)).to_be_visible()  # the table (the graph is aria-hidden)
+            expect(page.locator(f"figure.lineage svg a[href='/releases/{release_id}']")).to_have_count(1)
+            expect(page.locator("figure.lineage svg .node.source")).to_have_count(1)
             page.screenshot(path=str(shots / "4-lineage.png"), full_page=True)
             # the owner registers a source, starts a job and watches it until its release is in the registry
             page.get_by_role("link", name="Jobs").click()
             page.get_by_label("A real table (.csv or .parquet)").set_input_files(str(source_csv))
             page.get_by_role("button", name="Register").click()
-            page.get_by_label("Generator").select_option("copula")
+            page.get_by_label("Generator", exact=True).select_option("copula")
             page.get_by_label("Rows (empty: as many as the source)").fill("800")
+            page.get_by_label("Target column for the utility figures (optional)").fill("income")
+            page.get_by_label("Audit against a policy (the service signs the certificate)").select_option(
+                "internal-sharing"
+            )
             page.get_by_role("button", name="Start the job").click()
             page.screenshot(path=str(shots / "4b-job-started.png"), full_page=True)
             expect(page.get_by_role("cell", name="done", exact=True).first).to_be_visible(
                 timeout=180_000
             )  # it refreshes
             page.screenshot(path=str(shots / "4c-job-done.png"), full_page=True)
+            page.get_by_role("row").filter(has_text="done").get_by_role("link").first.click()  # its release
+            expect(page.get_by_text("internal-sharing").first).to_be_visible()  # its audit certificate is listed
+            page.screenshot(path=str(shots / "4d-job-release.png"), full_page=True)
             context.close()
             # the consumer downloads their copy
             context, page = session("carl")
@@ -253,8 +273,8 @@ def test_the_whole_story_in_a_real_browser(
     assert errors == []
     assert sorted(p.name for p in shots.glob("*.png")) == [
         "1-owner-releases.png", "2-owner-release.png", "3-evaluation-report.png", "4-lineage.png",
-        "4b-job-started.png", "4c-job-done.png", "5-consumer-release.png", "5b-audit-certificate.png",
-        "6-audit-trail.png",
+        "4b-job-started.png", "4c-job-done.png", "4d-job-release.png", "5-consumer-release.png",
+        "5b-audit-certificate.png", "6-audit-trail.png",
     ]  # fmt: skip
     # the certificate the auditor downloaded verifies with the service's key
     (tmp_path / "service.pem").write_bytes(app.state.keystore.public_pem())

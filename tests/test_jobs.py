@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -63,8 +64,9 @@ def wait_for(client: TestClient, token: str, job_id: str, states: set[str], time
 def test_a_job_makes_a_signed_release_with_visible_progress(registry, adult: pd.DataFrame, tmp_path: Path) -> None:
     app, client, tokens = registry
     source = add_source(client, tokens["olivia"], adult.head(2000))
-    submitted = client.post("/api/v1/jobs", json={"source": source, "generator": "copula", "rows": 1500, "seed": 3},
-                            headers=auth(tokens["olivia"]))  # fmt: skip
+    body = {"source": source, "generator": "copula", "rows": 1500, "seed": 3, "target": "income",
+            "sensitive": ["sex"], "policy": "internal-sharing"}  # fmt: skip
+    submitted = client.post("/api/v1/jobs", json=body, headers=auth(tokens["olivia"]))
     assert submitted.status_code == 201 and submitted.json()["state"] == "queued"
     job, steps = wait_for(client, tokens["olivia"], submitted.json()["id"], {"done", "failed"})
     assert job["state"] == "done", job["error"]
@@ -76,10 +78,26 @@ def test_a_job_makes_a_signed_release_with_visible_progress(registry, adult: pd.
                        headers=auth(tokens["olivia"])).status_code == 201  # fmt: skip
     assert client.get(f"/api/v1/releases/{job['release']}/download", headers=auth(tokens["carl"])).status_code == 200
     assert release["signing_key_id"] == app.state.keystore.index()["signing_key_id"]
+    # its report is in the release, and its audit certificate (signed by the service) is stored with it
+    assert "evaluation/report.html" in release["files"] or any("report" in f for f in release["files"]), release
+    [certificate] = client.get(f"/api/v1/releases/{job['release']}/audits", headers=auth(tokens["aude"])).json()
+    assert certificate["policy"] == "internal-sharing" and "audit" in steps
+    assert certificate["auditor"] == "the service, as the job asked"
+    document = client.get(f"/api/v1/releases/{job['release']}/audits/{certificate['id']}", headers=auth(tokens["aude"]))
+    predicate = document.json()["statement"]["predicate"]
+    assert predicate["passed"] == certificate["passed"] and predicate["clauses"], predicate
+    measured = {c["fact"]: c["measured"] for c in predicate["clauses"]}
+    assert 0.5 < measured["fidelity.overall"] <= 1 and measured["release.verified"] is True, measured
+    certificate_file = tmp_path / "certificate.json"
+    certificate_file.write_bytes(document.content)
+    service_key = tmp_path / "service.pub.pem"
+    service_key.write_bytes(app.state.keystore.public_pem())
+    assert run(["verify", str(certificate_file), "--public-key", str(service_key)]) == 0
     trail = [(e["action"], e["target"]) for e in client.get("/api/v1/audit?limit=1000",
                                                            headers=auth(tokens["aude"])).json()]  # fmt: skip
     for action in ("job-submit", "job-start", "job-done"):
         assert (action, job["id"]) in trail
+    assert ("audit", job["release"]) in trail
     assert client.get("/api/v1/audit/verify", headers=auth(tokens["aude"])).json()["valid"]
     # OpenLineage: the job's run started and completed with the release as its output, the release announced
     events = [json.loads(line) for line in Path(app.state.settings.lineage).read_text().splitlines()]
@@ -100,6 +118,15 @@ def test_bad_jobs_are_refused_before_any_work(registry, adult: pd.DataFrame) -> 
         ("olivia", {"source": source, "generator": "nope"}, 422, "unknown generator"),
         ("olivia", {"source": source, "generator": "copula", "params": {"bogus": 1}}, 422, "bogus"),
         ("olivia", {"source": source, "rows": 0}, 422, ""),
+        ("olivia", {"source": source, "generator": "copula", "policy": "lenient"}, 422, "not a shipped policy"),
+        ("olivia", {"source": source, "generator": "copula", "target": "salary"}, 422, "no column 'salary'"),
+        ("olivia", {"source": source, "generator": "copula", "sensitive": ["sex", "race", "x"]}, 422, "no column 'x'"),
+        (
+            "olivia",
+            {"source": source, "generator": "copula", "evaluate": False, "policy": "internal-sharing"},
+            422,
+            "need the evaluation",
+        ),
         ("oscar", {"source": source, "generator": "copula"}, 404, "no such source"),
         ("carl", {"source": source, "generator": "copula"}, 403, "owner"),
     ]
@@ -148,3 +175,67 @@ def test_a_worker_killed_mid_job_fails_the_job_and_a_retry_succeeds(registry, ad
 def test_the_command_line_can_reach_no_server_without_a_clear_error(tmp_path: Path, capsys) -> None:
     assert run(["pull", "x", "--out", str(tmp_path / "o"), "--server", "http://127.0.0.1:9", "--token", "sg_x"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_the_jobs_command_line_submits_follows_and_retries(tmp_path: Path, database: str, adult, capsys) -> None:  # noqa: F811
+    """``synthgov jobs`` against a running server: a table registered and a job followed to its release; a job
+    that fails (mst without declared or estimated domains) exits 1 with the worker's reason; retry; bad input is
+    one line (exit 2)."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    settings = Settings(home=tmp_path / "service-home", database=database, store=tmp_path / "store")
+    app = create_app(settings)
+    admin = Admin(app.state.sessions, app.state.chain_options)
+    admin.add_user("olivia", "owner", Path(os.environ["SYNTHGOV_HOME"]) / "keys" / "signing.pub.pem")
+    token = admin.create_token("olivia")
+    table = tmp_path / "adult.csv"
+    adult.head(400).to_csv(table, index=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.05)
+        where = ["--server", f"http://127.0.0.1:{port}", "--token", token]
+        capsys.readouterr()
+        assert (
+            run(["jobs", "submit", str(table), "-g", "copula", "-n", "150", "--seed", "2", "--no-evaluate", *where])
+            == 0
+        )
+        said = capsys.readouterr().out
+        source_id = re.search(r"registered as ([0-9a-f]{64})", said).group(1)
+        release_id = re.search(r"done: release (\S+)", said).group(1)
+        with app.state.sessions() as db:
+            from synthgov.service.models import Release
+
+            assert db.get(Release, release_id).rows == 150
+        # by the source's id; mst needs its domains declared (no schema) or a share of epsilon to estimate them
+        assert run(["jobs", "submit", source_id, "-g", "mst", "--epsilon", "1", "--no-evaluate", *where]) == 1
+        failure = capsys.readouterr()
+        assert "failed" in failure.err and "domain" in failure.err, failure.err
+        assert run(["jobs", "list", *where]) == 0
+        listed = capsys.readouterr().out.splitlines()
+        assert len(listed) == 2 and "done" in listed[0] and release_id in listed[0] and "failed" in listed[1]
+        failed_id = listed[1].split()[0]
+        assert run(["jobs", "retry", failed_id, "--no-wait", *where]) == 0
+        assert "attempt 2 queued" in capsys.readouterr().out
+        assert run(["jobs", "show", failed_id, "--wait", *where]) == 1  # the same spec fails again, the same way
+        # user mistakes: one line, exit 2, nothing queued
+        assert run(["jobs", "submit", str(tmp_path / "notes.txt"), *where]) == 2
+        assert "a source is a .csv or .parquet table" in capsys.readouterr().err
+        assert run(["jobs", "submit", source_id, "-g", "copula", "--param", "nope=1", *where]) == 2
+        assert "no parameter 'nope'" in capsys.readouterr().err
+        assert run(["jobs", "submit", source_id, "-g", "copula", "--policy", "lax", *where]) == 2
+        assert "not a shipped policy" in capsys.readouterr().err
+        assert run(["jobs", "show", "nope", *where]) == 2
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -1,5 +1,5 @@
 """The registry service's commands: ``serve``, ``users``, ``tokens``, ``audit-log`` (on the server's host) and
-``push`` / ``pull`` (clients). They need the ``synthgov[service]`` extra."""
+``push`` / ``pull`` / ``share`` / ``jobs`` (clients). They need the ``synthgov[service]`` extra."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ DB_HELP = "Database URL (default: SQLite file registry.db in $SYNTHGOV_HOME; pos
 users_app = typer.Typer(help="Registry users (on the server's host).", no_args_is_help=True)
 tokens_app = typer.Typer(help="Registry API tokens (on the server's host).", no_args_is_help=True)
 audit_log_app = typer.Typer(help="The registry's hash-chained audit trail.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Releases made by the registry service from your sources (client).", no_args_is_help=True)
+SERVER_HELP = "Registry URL (default: $SYNTHGOV_SERVER)."
+TOKEN_HELP = "API token (default: $SYNTHGOV_TOKEN)."
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +27,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(audit_log_app, name="audit-log")
+    app.add_typer(jobs_app, name="jobs")
     app.command("registry-gc")(gc_command)
 
 
@@ -216,3 +220,130 @@ def gc_command(
         settings = Settings.default(database=db, store=store)
         removed = _admin(db).collect_garbage(Store(settings.store), older_than)
     out.print(f"removed {removed['objects']} unreferenced file(s) and {removed['uploads']} abandoned upload(s)")
+
+
+def _show_job(job: dict) -> None:
+    spec = job["spec"]
+    where = f"release {job['release']}" if job["release"] else (job["error"] or f"{job['step']} {job['progress']:.0%}")
+    out.print(f"{job['id']}  {job['state']:<7} attempt {job['attempt']}  {spec.get('generator')}  {where}",
+              highlight=False, soft_wrap=True)  # fmt: skip
+
+
+def _follow(job_id: str, server: str | None, token: str | None, timeout: float | None) -> None:
+    from synthgov.cli.ui import progress_bars
+    from synthgov.service.client import wait_for_job
+
+    with progress_bars():
+        job = wait_for_job(job_id, server, token, timeout=timeout)
+    if job["state"] == "done":
+        out.print(f"job {job_id} done: release {job['release']}", highlight=False, soft_wrap=True)
+        return
+    from synthgov.cli.ui import err
+
+    err.print(f"[bold red]job {job_id} failed:[/] {job['error']}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+@jobs_app.command("submit")
+def jobs_submit(
+    source: str = typer.Argument(..., help="A CSV or Parquet table to register as your source, or a source's id."),
+    generator: str = typer.Option("autoregressive", "--generator", "-g", help="Generator name."),
+    param: list[str] = typer.Option(
+        None, "--param", "-p", help="A generator parameter KEY=VALUE (repeatable).", metavar="KEY=VALUE"
+    ),
+    epsilon: float = typer.Option(None, "--epsilon", help="Differential privacy: the release's epsilon."),
+    delta: float = typer.Option(None, "--delta", help="Differential privacy: the release's delta."),
+    rows: int = typer.Option(None, "--rows", "-n", help="Rows to generate (default: as many as the source)."),
+    seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
+    evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate", help="Write the evaluation report."),
+    target: str = typer.Option(None, "--target", help="The label column of the report's utility figures."),
+    sensitive: list[str] = typer.Option(None, "--sensitive", help="A column the bias figures group by (repeatable)."),
+    policy: str = typer.Option(None, "--policy", help="Audit the release against this shipped policy."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the job's progress until it ends."),
+    timeout: float = typer.Option(None, "--timeout", help="Stop following after this many seconds."),
+    server: str = typer.Option(None, "--server", help=SERVER_HELP),
+    token: str = typer.Option(None, "--token", help=TOKEN_HELP),
+) -> None:
+    """Ask the registry for a release made from your table; exit 1 if the job fails."""
+    import re
+
+    with user_errors():
+        _needs_extra()
+        from synthgov.cli.params import parse_params, with_privacy
+        from synthgov.service import client
+
+        params = parse_params(generator, param) or {}
+        if epsilon is not None or delta is not None:
+            params = with_privacy(generator, params, epsilon, delta)
+        if re.fullmatch(r"[0-9a-f]{64}", source):
+            source_id = source
+        else:
+            registered = client.add_source(Path(source), server, token)
+            source_id = registered["id"]
+            out.print(f"source {registered['name']} registered as {source_id}", highlight=False, soft_wrap=True)
+        spec = {
+            "source": source_id,
+            "generator": generator,
+            "rows": rows,
+            "seed": seed,
+            "params": params,
+            "evaluate": evaluate,
+            "target": target,
+            "sensitive": list(sensitive or []),
+            "policy": policy,
+        }
+        job = client.submit_job(spec, server, token)
+        out.print(f"job {job['id']} queued", highlight=False, soft_wrap=True)
+        if wait:
+            _follow(job["id"], server, token, timeout)
+
+
+@jobs_app.command("list")
+def jobs_list(
+    server: str = typer.Option(None, "--server", help=SERVER_HELP),
+    token: str = typer.Option(None, "--token", help=TOKEN_HELP),
+) -> None:
+    """Your jobs (an auditor: every job), oldest first."""
+    with user_errors():
+        _needs_extra()
+        from synthgov.service.client import jobs
+
+        for job in jobs(server, token):
+            _show_job(job)
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: str = typer.Argument(..., help="The job's id."),
+    wait: bool = typer.Option(False, "--wait", help="Follow its progress until it ends (exit 1 if it fails)."),
+    timeout: float = typer.Option(None, "--timeout", help="Stop following after this many seconds."),
+    server: str = typer.Option(None, "--server", help=SERVER_HELP),
+    token: str = typer.Option(None, "--token", help=TOKEN_HELP),
+) -> None:
+    """One job: its state, step and progress, and its release or error."""
+    with user_errors():
+        _needs_extra()
+        from synthgov.service.client import job
+
+        if wait:
+            _follow(job_id, server, token, timeout)
+        else:
+            _show_job(job(job_id, server, token))
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_id: str = typer.Argument(..., help="The failed job's id."),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the new attempt until it ends."),
+    server: str = typer.Option(None, "--server", help=SERVER_HELP),
+    token: str = typer.Option(None, "--token", help=TOKEN_HELP),
+) -> None:
+    """Run a failed job again as a new attempt."""
+    with user_errors():
+        _needs_extra()
+        from synthgov.service.client import retry_job
+
+        job = retry_job(job_id, server, token)
+        out.print(f"job {job_id}: attempt {job['attempt']} queued", highlight=False, soft_wrap=True)
+        if wait:
+            _follow(job_id, server, token, None)

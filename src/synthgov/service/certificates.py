@@ -14,23 +14,36 @@ from pathlib import Path
 from typing import Any
 
 from synthgov.service import audit_log
-from synthgov.service.models import Certificate, Release, User
+from synthgov.service.models import Certificate, Job, Release, User
 
 logger = logging.getLogger(__name__)
 
 
-def audit_folder(state: Any, folder: Path, public_key_pem: bytes, policy: str, auditor: str) -> tuple[dict, str]:
+def audit_folder(
+    store: Any, keystore: Any, folder: Path, public_key_pem: bytes, policy: str, auditor: str
+) -> tuple[dict, str]:
     """Audit the release folder ``folder`` (verified with ``public_key_pem``) against ``policy``, sign with the
-    service's key and store the certificate: the certificate and its object's digest."""
+    service's key (``keystore``) and put the certificate in ``store``: the certificate and its object's digest."""
     from synthgov.governance.audit import audit
 
-    with tempfile.TemporaryDirectory(dir=state.store.root / "incoming") as scratch:
+    with tempfile.TemporaryDirectory(dir=store.root / "incoming") as scratch:
         key = Path(scratch) / "owner.pub.pem"
         key.write_bytes(public_key_pem)
-        result = audit(folder, policy, auditor=auditor, public_key=key, keystore=state.keystore)
+        result = audit(folder, policy, auditor=auditor, public_key=key, keystore=keystore)
         document = Path(scratch) / "certificate.json"
         document.write_text(json.dumps(result.certificate, indent=2), encoding="utf-8")
-        return result.certificate, state.store.put(document)
+        return result.certificate, store.put(document)
+
+
+def auditor_name(db: Any, certificate: Certificate) -> str:
+    """Who audited: the auditor's name, or which part of the service (a job's audit or the upload gate)."""
+    if certificate.auditor_id is not None:
+        auditor = db.get(User, certificate.auditor_id)
+        return auditor.name if auditor else "?"
+    from sqlalchemy import select
+
+    made_by_job = db.scalars(select(Job.id).where(Job.release_id == certificate.release_id)).first()
+    return "the service, as the job asked" if made_by_job else "the registry's upload gate"
 
 
 def run_audit(state: Any, auditor: User, release: Release, policy: str) -> Certificate:
@@ -47,7 +60,7 @@ def run_audit(state: Any, auditor: User, release: Release, policy: str) -> Certi
                 shutil.copyfileobj(src, out)
         # a job's release is signed by the service itself
         key = owner_key.encode("ascii") if owner_key else state.keystore.public_pem()
-        document, digest = audit_folder(state, folder, key, policy, auditor.name)
+        document, digest = audit_folder(state.store, state.keystore, folder, key, policy, auditor.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     predicate = document["statement"]["predicate"]

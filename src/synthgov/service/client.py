@@ -1,16 +1,21 @@
-"""The client side: ``synthgov push`` (zip a release folder, upload it) and ``synthgov pull`` (download your
-copy and unpack it). The server and token come from options or ``$SYNTHGOV_SERVER`` / ``$SYNTHGOV_TOKEN``."""
+"""The client side: ``synthgov push`` (zip a release folder, upload it), ``synthgov pull`` (download your copy
+and unpack it), ``share``, ``detect --server`` and ``synthgov jobs`` (register a source, ask the service for a
+release and follow its progress). The server and token come from options or ``$SYNTHGOV_SERVER`` /
+``$SYNTHGOV_TOKEN``."""
 
 from __future__ import annotations
 
 import io
 import os
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from synthgov.errors import InputError
+
+TABLE_MEDIA = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet"}
 
 
 def _settings(server: str | None, token: str | None) -> tuple[str, str]:
@@ -103,8 +108,7 @@ def detect(table: Path, server: str | None = None, token: str | None = None, tra
     """Ask the registry whether ``table`` is a copy it handed out, and to whom."""
     server, token = _settings(server, token)
     table = Path(table)
-    kinds = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet"}
-    media = kinds.get(table.suffix.lower())
+    media = TABLE_MEDIA.get(table.suffix.lower())
     if media is None:
         raise InputError(f"{table}: the registry reads .csv or .parquet tables")
     if not table.is_file():
@@ -113,3 +117,90 @@ def detect(table: Path, server: str | None = None, token: str | None = None, tra
         response = _call(client.post, "/api/v1/detect", content=body, headers={"Content-Type": media})
     _raise_for(response)
     return response.json()
+
+
+def add_source(table: Path, server: str | None = None, token: str | None = None, transport: Any = None) -> dict:
+    """Register ``table`` (CSV or Parquet) as a source of yours on the registry (the same table twice is one
+    source)."""
+    server, token = _settings(server, token)
+    table = Path(table)
+    media = TABLE_MEDIA.get(table.suffix.lower())
+    if media is None:
+        raise InputError(f"{table}: a source is a .csv or .parquet table")
+    if not table.is_file():
+        raise InputError(f"no such file: {table}")
+    with _client(server, token, transport) as client, table.open("rb") as body:
+        response = _call(client.post, "/api/v1/sources", params={"name": table.name}, content=body,
+                         headers={"Content-Type": media})  # fmt: skip
+    _raise_for(response)
+    return response.json()
+
+
+def submit_job(spec: dict, server: str | None = None, token: str | None = None, transport: Any = None) -> dict:
+    """Queue a job (``spec``: the fields of ``POST /api/v1/jobs``); the job as the server sees it."""
+    server, token = _settings(server, token)
+    with _client(server, token, transport) as client:
+        response = _call(client.post, "/api/v1/jobs", json=spec)
+    _raise_for(response)
+    return response.json()
+
+
+def job(job_id: str, server: str | None = None, token: str | None = None, transport: Any = None) -> dict:
+    server, token = _settings(server, token)
+    with _client(server, token, transport) as client:
+        response = _call(client.get, f"/api/v1/jobs/{job_id}")
+    _raise_for(response)
+    return response.json()
+
+
+def jobs(server: str | None = None, token: str | None = None, transport: Any = None) -> list[dict]:
+    server, token = _settings(server, token)
+    with _client(server, token, transport) as client:
+        response = _call(client.get, "/api/v1/jobs")
+    _raise_for(response)
+    return response.json()
+
+
+def retry_job(job_id: str, server: str | None = None, token: str | None = None, transport: Any = None) -> dict:
+    server, token = _settings(server, token)
+    with _client(server, token, transport) as client:
+        response = _call(client.post, f"/api/v1/jobs/{job_id}/retry")
+    _raise_for(response)
+    return response.json()
+
+
+def wait_for_job(
+    job_id: str,
+    server: str | None = None,
+    token: str | None = None,
+    transport: Any = None,
+    poll: float = 1.0,
+    timeout: float | None = None,
+) -> dict:
+    """Follow a job until it is done or failed, reporting each step the worker names and its progress through
+    :mod:`synthgov.progress` (the CLI draws them as progress bars); the job's last state. ``timeout`` (seconds):
+    stop waiting (the job goes on) with a clear error."""
+    from synthgov import progress
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    current: tuple[str, Any, Any, float] | None = None  # step, its context, its advance, fraction shown
+    try:
+        while True:
+            state = job(job_id, server, token, transport)
+            step, fraction = state["step"], float(state["progress"])
+            if current is None or current[0] != step:
+                if current is not None:
+                    current[1].__exit__(None, None, None)
+                context = progress.step(f"job {job_id[:8]}: {step}", total=1.0)
+                current = (step, context, context.__enter__(), 0.0)
+            if fraction > current[3]:
+                current[2](fraction - current[3])
+                current = (*current[:3], fraction)
+            if state["state"] in ("done", "failed"):
+                return state
+            if deadline is not None and time.monotonic() > deadline:
+                raise InputError(f"job {job_id} is still {state['state']} after {timeout:.0f} s (it goes on)")
+            time.sleep(poll)
+    finally:
+        if current is not None:
+            current[1].__exit__(None, None, None)

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import time
 import traceback
+import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,7 +27,7 @@ from sqlalchemy import select
 
 from synthgov.processes import alive
 from synthgov.service import audit_log
-from synthgov.service.models import Job, Source, User, new_release, now
+from synthgov.service.models import Certificate, Job, Source, User, new_release, now
 from synthgov.service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class _JobReporter:
         self.factory, self.job_id, self.last = factory, job_id, 0.0
         self.totals: dict[int, tuple[str, float | None, float]] = {}
 
-    def _write(self, step: str, fraction: float, force: bool = False) -> None:
+    def show(self, step: str, fraction: float, force: bool = False) -> None:
         if not force and time.monotonic() - self.last < PROGRESS_EVERY_S:
             return
         self.last = time.monotonic()
@@ -67,18 +68,18 @@ class _JobReporter:
     def start(self, description: str, total: float | None) -> object:
         handle = len(self.totals)
         self.totals[handle] = (description, total, 0.0)
-        self._write(description, 0.0, force=True)
+        self.show(description, 0.0, force=True)
         return handle
 
     def advance(self, handle: object, amount: float, info: str | None = None) -> None:
         description, total, done = self.totals[handle]  # type: ignore[index]
         done += amount
         self.totals[handle] = (description, total, done)  # type: ignore[index]
-        self._write(description, min(1.0, done / total) if total else 0.0)
+        self.show(description, min(1.0, done / total) if total else 0.0)
 
     def finish(self, handle: object) -> None:
         description, _, _ = self.totals[handle]  # type: ignore[index]
-        self._write(description, 1.0, force=True)
+        self.show(description, 1.0, force=True)
 
 
 def run_job(settings: Settings, job_id: str) -> None:
@@ -113,17 +114,29 @@ def run_job(settings: Settings, job_id: str) -> None:
             shutil.copyfileobj(src, out)
         import synthgov.pipeline as pipeline
 
-        with progress.use_reporter(_JobReporter(factory, job_id)):
+        reporter = _JobReporter(factory, job_id)
+        with progress.use_reporter(reporter):
             pipeline.generate(
                 str(table),
                 generator=spec["generator"],
                 rows=spec.get("rows"),
                 seed=spec.get("seed"),
                 params=spec.get("params") or None,
+                evaluate=bool(spec.get("evaluate", False)),
+                target=spec.get("target"),
+                sensitive=tuple(spec.get("sensitive") or ()),
                 party=owner,
                 out=work / "release",
             )
-        release_id = _register(work / "release", factory, store, owner, job_id, options, settings)
+        certificate = None
+        if spec.get("policy"):
+            from synthgov.service.certificates import audit_folder
+
+            reporter.show("audit", 0.0, force=True)
+            document, digest = audit_folder(store, keystore, work / "release", keystore.public_pem(), spec["policy"],
+                                            "synthgov registry job")  # fmt: skip
+            certificate = (spec["policy"], document["statement"]["predicate"], digest)
+        release_id = _register(work / "release", factory, store, owner, job_id, options, settings, certificate)
         lineage.job_changed(job_id, attempt, "complete", spec["generator"], source_id, release_id)
         logger.info("job %s done: release %s", job_id, release_id)
     except Exception as exc:  # the job's outcome, recorded; the worker itself ends normally
@@ -141,9 +154,17 @@ def run_job(settings: Settings, job_id: str) -> None:
 
 
 def _register(
-    folder: Path, factory: Any, store: Any, owner: str, job_id: str, options: dict, settings: Settings
+    folder: Path,
+    factory: Any,
+    store: Any,
+    owner: str,
+    job_id: str,
+    options: dict,
+    settings: Settings,
+    certificate: tuple[str, dict, str] | None = None,
 ) -> str:
-    """Register the job's release as an upload is: objects first, then its row, the job's state and the audit
+    """Register the job's release as an upload is: objects first, then its row, its audit certificate (``(policy,
+    predicate, digest)``, whether it passed or not: the release page shows it), the job's state and the audit
     entries in one transaction."""
     from synthgov.release.verify import load_manifest
     from synthgov.service.lineage import Lineage
@@ -158,6 +179,13 @@ def _register(
         db.add(new_release(user.id, predicate, digests))
         job = db.get(Job, job_id)
         job.state, job.release_id, job.step, job.progress, job.updated_at = "done", release_id, "done", "1", now()
+        if certificate is not None:
+            policy, audited, digest = certificate
+            db.add(Certificate(id=str(uuid.uuid4()), release_id=release_id, policy=policy,
+                               passed=bool(audited["passed"]), summary=str(audited["summary"]), auditor_id=None,
+                               object_sha256=digest))  # fmt: skip
+            detail = {"policy": policy, "passed": bool(audited["passed"]), "certificate_sha256": digest}
+            audit_log.append(db, "synthgov registry job", "audit", release_id, detail, **options)
         detail = {"release": release_id, "manifest_sha256": digests["manifest.json"]}
         audit_log.append(db, owner, "job-done", job_id, detail, **options)
     Lineage(settings.lineage).release_registered(manifest, digests["manifest.json"])

@@ -22,8 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from synthgov.governance.audit import SHIPPED
-from synthgov.service import audit_log
+from synthgov.service import audit_log, lineage_graph
 from synthgov.service.auth import can_read, readable_release, token_digest
+from synthgov.service.certificates import auditor_name
 from synthgov.service.models import AuditEntry, Certificate, Copy, Release, Share, Token, User, WebSession, now
 from synthgov.service.routers.bodies import file_chunks, save_body
 from synthgov.service.routers.releases import audit_response, download_response, share_release, store_upload
@@ -193,6 +194,7 @@ def _release_context(request: Request, who: Visitor, release_id: str) -> dict[st
             db.scalars(select(Certificate).where(Certificate.release_id == release.id).order_by(Certificate.created_at))
         )
         consumers = sorted(u.name for u in db.scalars(select(User)) if u.id != who.user.id and u.role != "auditor")
+        audited = [(c, auditor_name(db, c)) for c in certificates]
     files = json.loads(release.files)
     with state.store.open(files["manifest.json"]) as f:
         manifest = json.loads(f.read())
@@ -216,7 +218,7 @@ def _release_context(request: Request, who: Visitor, release_id: str) -> dict[st
         "is_owner": release.owner_id == who.user.id,
         "consumers": consumers,
         "files": files,
-        "certificates": [(c, names.get(c.auditor_id, "the upload gate")) for c in certificates],
+        "certificates": audited,
         "policies": SHIPPED,
     }
 
@@ -335,7 +337,16 @@ def lineage_page(request: Request, who: Visitor = Depends(visitor)) -> HTMLRespo
     for fingerprint, entry in sources.items():
         spent = rdp.composed(entry["lines"], entry["delta"]) if entry["lines"] else None
         budgets.append((fingerprint, len(entry["releases"]), spent, entry["delta"] if entry["lines"] else None))
-    return _render("dashboard_lineage.html.j2", who=who, nodes=nodes, budgets=budgets)
+    graph = lineage_graph.layout(nodes)
+    return _render(
+        "dashboard_lineage.html.j2",
+        who=who,
+        nodes=nodes,
+        budgets=budgets,
+        graph=graph,
+        box_width=lineage_graph.BOX_WIDTH,
+        box_height=lineage_graph.BOX_HEIGHT,
+    )
 
 
 # -- the audit trail ---------------------------------------------------------------------------------------------------
@@ -363,7 +374,7 @@ def stylesheet() -> Response:
 @router.get("/jobs")
 def jobs_page(request: Request, who: Visitor = Depends(visitor)) -> HTMLResponse:
     from synthgov.service.models import Source
-    from synthgov.service.routers.jobs import _generators, visible_jobs
+    from synthgov.service.routers.jobs import _generators, dp_generators, visible_jobs
 
     state = request.app.state
     jobs = visible_jobs(state, who.user)
@@ -371,7 +382,8 @@ def jobs_page(request: Request, who: Visitor = Depends(visitor)) -> HTMLResponse
         sources = [s for s in db.scalars(select(Source).order_by(Source.created_at)) if s.owner_id == who.user.id]
     working = any(j.state in ("queued", "running") for j in jobs)
     return _render("dashboard_jobs.html.j2", who=who, jobs=list(reversed(jobs)), sources=sources,
-                   generators=_generators(), refresh=working)  # fmt: skip
+                   generators=_generators(), dp_generators=dp_generators(), policies=SHIPPED,
+                   refresh=working)  # fmt: skip
 
 
 @router.post("/sources")
@@ -408,6 +420,13 @@ def job_form(
     generator: str = Form("autoregressive"),
     rows: str = Form(""),
     seed: str = Form(""),
+    epsilon: str = Form(""),
+    delta: str = Form(""),
+    domain_share: str = Form(""),
+    evaluate: str = Form(""),
+    target: str = Form(""),
+    sensitive: str = Form(""),
+    policy: str = Form(""),
     csrf: str = Form(""),
     who: Visitor = Depends(visitor),
 ) -> Response:
@@ -419,8 +438,19 @@ def job_form(
     if who.user.role != "owner":
         return _error(who, HTTPException(status.HTTP_403_FORBIDDEN, "only owners start jobs"))
     try:
-        body = JobRequest(source=source, generator=generator, rows=int(rows) if rows.strip() else None,
-                          seed=int(seed) if seed.strip() else None)  # fmt: skip
+        given = (("epsilon", epsilon), ("delta", delta), ("domain_share", domain_share))
+        params = {name: float(value) for name, value in given if value.strip()}
+        body = JobRequest(
+            source=source,
+            generator=generator,
+            rows=int(rows) if rows.strip() else None,
+            seed=int(seed) if seed.strip() else None,
+            params=params,
+            evaluate=evaluate == "yes",
+            target=target.strip() or None,
+            sensitive=[c.strip() for c in sensitive.split(",") if c.strip()],
+            policy=policy or None,
+        )
         submit_job(request.app.state, who.user, body)
     except (ValueError, ValidationError) as exc:
         return _error(who, HTTPException(422, f"the job's fields: {str(exc).splitlines()[0]}"))

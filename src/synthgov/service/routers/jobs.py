@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from synthgov.errors import SynthgovError
+from synthgov.governance.audit import SHIPPED
 from synthgov.service import audit_log
 from synthgov.service.auth import current_user, role
 from synthgov.service.jobs import reap
@@ -46,13 +47,31 @@ def _generators() -> list[str]:
     return [name for name in registry.available() if name != "rules"]  # rules needs a spec, not a source
 
 
+def dp_generators() -> list[str]:
+    """The generators that take a privacy budget (``epsilon``) among their parameters."""
+    from synthgov.generators import registry
+
+    return [name for name in _generators() if "epsilon" in registry.synthesizer(name).get_params()]
+
+
 class JobRequest(BaseModel):
     source: str = Field(pattern=r"^[0-9a-f]{64}$", description="the source's id (its SHA-256, hexadecimal)")
     generator: str = Field("autoregressive", max_length=40, json_schema_extra={"enum": _generators()})
     rows: int | None = Field(None, ge=1, le=10_000_000)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     params: dict[str, Any] = Field(
-        default_factory=dict, description="the generator's parameters (as `--param`), checked by the generator"
+        default_factory=dict,
+        description="the generator's parameters (as `--param`; `epsilon` and `delta` for the DP generators), checked "
+        "by the generator",
+    )
+    evaluate: bool = Field(True, description="write the evaluation report into the release (as `--evaluate`)")
+    target: str | None = Field(None, max_length=200, description="the label column the report's utility uses")
+    sensitive: list[str] = Field(default_factory=list, max_length=20, description="columns the bias report groups by")
+    policy: str | None = Field(
+        None,
+        json_schema_extra={"enum": list(SHIPPED)},
+        description="audit the release against this shipped policy; its certificate, signed by the service, is "
+        "stored with the release (as `synthgov audit`)",
     )
 
 
@@ -148,11 +167,22 @@ def submit_job(state: Any, user: User, body: JobRequest) -> JobOut:
         registry.synthesizer(body.generator, **body.params)
     except SynthgovError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    spec = {"generator": body.generator, "rows": body.rows, "seed": body.seed, "params": body.params}
-    with state.sessions() as db, db.begin():
+    if body.policy is not None and body.policy not in SHIPPED:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"policy {body.policy!r} is not a shipped policy ({', '.join(SHIPPED)})")  # fmt: skip
+    if not body.evaluate and (body.target is not None or body.sensitive or body.policy is not None):
+        needs = "a target, sensitive columns and a policy audit need the evaluation (evaluate: true)"
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, needs)
+    spec = body.model_dump(exclude={"source"})
+    with state.sessions() as db:
         source = db.get(Source, body.source)
         if source is None or source.owner_id != user.id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source of yours")
+    missing = [c for c in [body.target, *body.sensitive] if c is not None and c not in source_columns(state, source)]
+    if missing:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"the source {source.name!r} has no column {', '.join(map(repr, missing))}")  # fmt: skip
+    with state.sessions() as db, db.begin():
         job = Job(id=str(uuid.uuid4()), owner_id=user.id, source_id=source.id, spec=json.dumps(spec), state="queued",
                   attempt=1, step="queued", progress="0")  # fmt: skip
         db.add(job)
@@ -160,6 +190,18 @@ def submit_job(state: Any, user: User, body: JobRequest) -> JobOut:
         out = _job_out(job)
     state.executor.submit(state.settings, out.id)
     return out
+
+
+def source_columns(state: Any, source: Source) -> list[str]:
+    """The column names of a registered source, read from its header (CSV) or schema (Parquet) only."""
+    import pyarrow.parquet as pq
+
+    with state.store.open(source.id) as f:
+        if source.format == "parquet":
+            return list(pq.read_schema(f).names)
+        import pandas as pd
+
+        return [str(c) for c in pd.read_csv(f, nrows=0).columns]
 
 
 def _readable_job(db: Any, user: User, job_id: str) -> Job:

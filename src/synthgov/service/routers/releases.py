@@ -115,7 +115,8 @@ def _policy_gate(state, user: User, folder: Path, release_id: str) -> tuple[str,
 
     try:
         certificate, digest = audit_folder(
-            state,
+            state.store,
+            state.keystore,
             folder,
             user.public_key.encode("ascii"),
             state.settings.upload_policy,
@@ -245,8 +246,9 @@ class CertificateOut(BaseModel):
 
 
 def _certificate_out(db: Session, c: Certificate) -> CertificateOut:
-    auditor = db.get(User, c.auditor_id) if c.auditor_id is not None else None
-    name = auditor.name if auditor else "the registry's upload gate"
+    from synthgov.service.certificates import auditor_name
+
+    name = auditor_name(db, c)
     return CertificateOut(id=c.id, release=c.release_id, policy=c.policy, passed=c.passed, summary=c.summary,
                           auditor=name, certificate_sha256=c.object_sha256, created_at=c.created_at)  # fmt: skip
 
