@@ -88,6 +88,11 @@ def test_a_job_makes_a_signed_release_with_visible_progress(registry, adult: pd.
     assert predicate["passed"] == certificate["passed"] and predicate["clauses"], predicate
     measured = {c["fact"]: c["measured"] for c in predicate["clauses"]}
     assert 0.5 < measured["fidelity.overall"] <= 1 and measured["release.verified"] is True, measured
+    # an auditor's own audit of the job's release verifies it with the service's key (the service signed it)
+    again = client.post(f"/api/v1/releases/{job['release']}/audits", json={"policy": "internal-sharing"},
+                        headers=auth(tokens["aude"]))  # fmt: skip
+    assert again.status_code == 201 and again.json()["auditor"] == "aude"
+    assert again.json()["summary"] == certificate["summary"]  # the same release, policy and evaluation
     certificate_file = tmp_path / "certificate.json"
     certificate_file.write_bytes(document.content)
     service_key = tmp_path / "service.pub.pem"

@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from synthgov.cli import run
+from synthgov.errors import InputError
 from synthgov.release.keys import Keystore
 from synthgov.service.admin import Admin
 from synthgov.service.app import create_app
@@ -297,6 +298,66 @@ def test_only_owners_upload_and_only_with_their_own_key(service, release, tmp_pa
     assert client.get("/api/v1/releases", headers=auth(admin_token)).json() == []
 
 
+def test_a_key_change_refuses_the_old_key_for_new_uploads_and_keeps_old_releases_verifiable(
+    service, release, tmp_path, adult, monkeypatch
+) -> None:
+    """``synthgov users set-key``: after it, a release signed with the old key is refused, one signed with the new
+    key stored; a release uploaded before the change still passes an auditor's audit (verified with the key that
+    signed it); the change is in the audit trail; a consumer has no key to change."""
+    _app, client, tokens, admin = service
+    assert upload(client, tokens["alice"], zipped(release)).status_code == 201  # signed with the issuer's key
+    data = tmp_path / "data.csv"
+    adult.head(400).to_csv(data, index=False)
+    second = tmp_path / "second"  # another release signed with the old (issuer's) key
+    assert run(["generate", str(data), "-g", "copula", "--seed", "2", "--out", str(second)]) == 0
+    new_home = tmp_path / "new-home"
+    with monkeypatch.context() as patch:
+        patch.setenv("SYNTHGOV_HOME", str(new_home))
+        rotated = tmp_path / "rotated"
+        assert run(["generate", str(data), "-g", "copula", "--seed", "3", "--out", str(rotated)]) == 0
+    old, new = admin.set_key("alice", new_home / "keys" / "signing.pub.pem")
+    assert old != new and old == json.loads((release / "manifest.json").read_text())["signatures"][0]["keyid"]
+    with pytest.raises(InputError, match="already"):
+        admin.set_key("alice", new_home / "keys" / "signing.pub.pem")
+    with pytest.raises(InputError, match="only owners"):
+        admin.set_key("bob", new_home / "keys" / "signing.pub.pem")
+    refused = upload(client, tokens["alice"], zipped(second))
+    assert refused.status_code == 422 and "upload refused" in refused.json()["detail"]
+    assert upload(client, tokens["alice"], zipped(rotated)).status_code == 201
+    release_id = json.loads((release / "manifest.json").read_text())["statement"]["predicate"]["release"]["id"]
+    audited = client.post(f"/api/v1/releases/{release_id}/audits", json={"policy": "internal-sharing"},
+                          headers=auth(tokens["audrey"]))  # fmt: skip
+    assert audited.status_code == 201, audited.text
+    document = client.get(
+        f"/api/v1/releases/{release_id}/audits/{audited.json()['id']}", headers=auth(tokens["audrey"])
+    )
+    facts = {c["fact"]: c["measured"] for c in document.json()["statement"]["predicate"]["clauses"]}
+    assert facts["release.verified"] is True
+    trail = client.get("/api/v1/audit?limit=1000", headers=auth(tokens["audrey"])).json()
+    change = [e for e in trail if e["action"] == "key-change"]
+    assert len(change) == 1 and change[0]["target"] == "alice" and change[0]["detail"] == {"old": old, "new": new}
+
+
+def test_the_key_history_migration_keeps_the_keys_owners_already_had(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from synthgov.service.admin import key_id_of
+    from synthgov.service.database import make_engine, migrate
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(engine, "0004")
+    pem = (Path(os.environ["SYNTHGOV_HOME"]) / "keys" / "signing.pub.pem").read_text()
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO users (name, role, public_key, created_at) VALUES "
+                                "('alice', 'owner', :pem, '2026-01-01'), ('bob', 'consumer', NULL, '2026-01-01')"),
+                           {"pem": pem})  # fmt: skip
+    migrate(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT user_id, key_id, public_key FROM owner_keys")).all()
+    assert [(r[1], r[2]) for r in rows] == [(key_id_of(pem), pem)]
+    engine.dispose()
+
+
 def test_every_response_carries_the_security_headers(service) -> None:
     _, client, tokens, _ = service
     for response in (client.get("/api/v1/me", headers=auth(tokens["bob"])), client.get("/api/v1/me")):
@@ -408,6 +469,10 @@ def test_push_and_pull_through_a_running_server(
         leak = str(tmp_path / "mine" / "synthetic.parquet")
         assert run(["detect", leak, "--server", url, "--token", alice, "--json"]) == 0  # from anywhere, over HTTP
         assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["recipient"] == "bob"
+        assert run(["users", "set-key", "bob", "--public-key", str(issuer_key), "--db", db]) == 2  # no key to change
+        assert "only owners" in capsys.readouterr().err
+        assert run(["users", "set-key", "alice", "--public-key", str(issuer_key), "--db", db]) == 2
+        assert "already" in capsys.readouterr().err
         assert run(["audit-log", "verify", "--db", db]) == 0
     finally:
         server.should_exit = True

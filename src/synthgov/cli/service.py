@@ -97,6 +97,19 @@ def users_add(
     out.print(f"user {user.name} ({user.role}) added; give them a token: synthgov tokens create {user.name}")
 
 
+@users_app.command("set-key")
+def users_set_key(
+    name: str = typer.Argument(..., help="The owner."),
+    public_key: Path = typer.Option(..., "--public-key", help="Their new signing key (PEM)."),
+    db: str = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Give an owner a new signing key: their next uploads must be signed with it; releases signed with the old
+    key stay verifiable (the registry keeps it)."""
+    with user_errors():
+        old, new = _admin(db).set_key(name, public_key)
+    out.print(f"{name}'s signing key: {old} -> {new}", highlight=False)
+
+
 @users_app.command("list")
 def users_list(db: str = typer.Option(None, "--db", help=DB_HELP)) -> None:
     """List users and roles."""

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from synthgov.errors import InputError
 from synthgov.service import audit_log
 from synthgov.service.auth import new_token, token_digest
-from synthgov.service.models import ROLES, Release, Token, User, now
+from synthgov.service.models import ROLES, OwnerKey, Release, Token, User, now
 from synthgov.service.store import Store
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -43,8 +43,32 @@ class Admin:
                 raise InputError(f"user {name!r} already exists")
             user = User(name=name, role=role, public_key=pem)
             db.add(user)
-            audit_log.append(db, ADMIN, "user-add", name, {"role": role}, **self.chain_options)
+            detail: dict = {"role": role}
+            if pem is not None:
+                db.flush()
+                db.add(OwnerKey(user_id=user.id, key_id=key_id_of(pem), public_key=pem))
+                detail["key"] = key_id_of(pem)
+            audit_log.append(db, ADMIN, "user-add", name, detail, **self.chain_options)
             return user
+
+    def set_key(self, name: str, public_key: Path) -> tuple[str | None, str]:
+        """Give owner ``name`` a new signing key (their next uploads must be signed with it); the old key is kept
+        for the releases it signed. The (old, new) key ids."""
+        pem = _public_pem(public_key)
+        new = key_id_of(pem)
+        with self.sessions() as db, db.begin():
+            user = self._user(db, name)
+            if user.role != "owner":
+                raise InputError(f"{name} is a {user.role}: only owners have a signing key")
+            old = key_id_of(user.public_key) if user.public_key else None
+            if old == new:
+                raise InputError(f"{name}'s signing key is already {new}")
+            known = db.scalars(select(OwnerKey).where(OwnerKey.user_id == user.id, OwnerKey.key_id == new)).first()
+            if known is None:
+                db.add(OwnerKey(user_id=user.id, key_id=new, public_key=pem))
+            user.public_key = pem
+            audit_log.append(db, ADMIN, "key-change", name, {"old": old, "new": new}, **self.chain_options)
+        return old, new
 
     def users(self) -> list[User]:
         with self.sessions() as db:
@@ -103,3 +127,9 @@ def _public_pem(path: Path) -> str:
     pem = Path(path).read_bytes()
     public_key_from_pem(pem)  # raises InputError for anything but an Ed25519 public key
     return pem.decode("ascii")
+
+
+def key_id_of(pem: str) -> str:
+    from synthgov.release.keys import public_key_from_pem, raw_public, signing_key_id
+
+    return signing_key_id(raw_public(public_key_from_pem(pem.encode("ascii"))))

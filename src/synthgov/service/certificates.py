@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from synthgov.service import audit_log
-from synthgov.service.models import Certificate, Job, Release, User
+from synthgov.service.models import Certificate, Job, OwnerKey, Release, User
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,19 @@ def audit_folder(
         return result.certificate, store.put(document)
 
 
+def signing_key_of(db: Any, release: Release) -> str | None:
+    """The PEM of the owner's key that signed ``release`` (kept across key changes); the owner's current key when
+    the history does not know it."""
+    from sqlalchemy import select
+
+    kept = db.scalars(
+        select(OwnerKey.public_key).where(
+            OwnerKey.user_id == release.owner_id, OwnerKey.key_id == release.signing_key_id
+        )
+    ).first()
+    return kept or db.get(User, release.owner_id).public_key
+
+
 def auditor_name(db: Any, certificate: Certificate) -> str:
     """Who audited: the auditor's name, or which part of the service (a job's audit or the upload gate)."""
     if certificate.auditor_id is not None:
@@ -48,7 +61,7 @@ def auditor_name(db: Any, certificate: Certificate) -> str:
 
 def run_audit(state: Any, auditor: User, release: Release, policy: str) -> Certificate:
     with state.sessions() as db:
-        owner_key = db.get(User, release.owner_id).public_key
+        owner_key = signing_key_of(db, release)
     files = json.loads(release.files)
     work = Path(tempfile.mkdtemp(dir=state.store.root / "incoming"))
     try:
@@ -59,7 +72,8 @@ def run_audit(state: Any, auditor: User, release: Release, policy: str) -> Certi
             with state.store.open(digest) as src, target.open("wb") as out:
                 shutil.copyfileobj(src, out)
         # a job's release is signed by the service itself
-        key = owner_key.encode("ascii") if owner_key else state.keystore.public_pem()
+        by_service = release.signing_key_id == state.keystore.index()["signing_key_id"]
+        key = state.keystore.public_pem() if by_service or not owner_key else owner_key.encode("ascii")
         document, digest = audit_folder(state.store, state.keystore, folder, key, policy, auditor.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)

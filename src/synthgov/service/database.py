@@ -57,8 +57,8 @@ def redacted(url: str) -> str:
         return "<unparsable database URL>"
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest migration (creates it on an empty database)."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the latest migration, or to ``revision`` (creates it on an empty database)."""
     from alembic import command
     from alembic.config import Config
 
@@ -66,7 +66,7 @@ def migrate(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
     logger.info("database schema at the latest migration (%s)", redacted(str(engine.url)))
 
 

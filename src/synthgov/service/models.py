@@ -31,6 +31,19 @@ class User(Base):
     created_at: Mapped[str] = mapped_column(String(40), default=now)
 
 
+class OwnerKey(Base):
+    """Every signing key an owner has had (the current one is also ``User.public_key``): a release is checked
+    with the key that signed it, so a key change never strands the releases signed before it."""
+
+    __tablename__ = "owner_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key_id: Mapped[str] = mapped_column(String(40))
+    public_key: Mapped[str] = mapped_column(Text)
+    added_at: Mapped[str] = mapped_column(String(40), default=now)
+
+
 class Token(Base):
     """An API token, stored as its SHA-256 only (the token itself is shown once, at creation)."""
 
