@@ -111,7 +111,8 @@ TIMED_EPOCHS = 6
 class _EpochClock:
     """Wall-clock marks at the start of training and at the end of every epoch, read from inside the epoch loop,
     so fixed costs (transformers, encoding, calibration) are never in an epoch: for synthgov through its
-    progress-reporter seam (the training loop reports one step, advanced once per epoch); for SDV by standing in
+    progress-reporter seam (the training loop reports one step, whose advance at an epoch's end carries the
+    epoch's losses); for SDV by standing in
     for ``tqdm`` around the epoch loop of the ``ctgan`` package that SDV's CTGAN and TVAE run."""
 
     def __init__(self) -> None:
@@ -124,7 +125,7 @@ class _EpochClock:
         return "train"
 
     def advance(self, handle: object, amount: float = 1, info: str | None = None) -> None:
-        if handle == "train":
+        if handle == "train" and info is not None:  # an epoch's end carries its losses; batches advance without
             self.marks.append(time.perf_counter())
 
     def finish(self, handle: object) -> None:

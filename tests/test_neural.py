@@ -85,6 +85,57 @@ def test_epochs_time_budget_and_early_stopping(adult: pd.DataFrame) -> None:
     assert fixed.training_.epochs_run == 3 and fixed.training_.stopped == "epochs"
 
 
+class Recorder:
+    """A progress reporter that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict] = []
+
+    def start(self, description: str, total: float | None) -> object:
+        self.steps.append({"description": description, "total": total, "done": 0.0, "infos": []})
+        return len(self.steps) - 1
+
+    def advance(self, handle: object, amount: float, info: str | None = None) -> None:
+        self.steps[handle]["done"] += amount
+        if info:
+            self.steps[handle]["infos"].append(info)
+
+    def finish(self, handle: object) -> None:
+        pass
+
+
+def test_training_shows_its_budget_and_time_left_and_the_fit_is_timed_by_step(adult: pd.DataFrame) -> None:
+    from synthgov import progress
+
+    frame = adult.sample(2000, random_state=1)
+    recorder = Recorder()
+    with progress.use_reporter(recorder):
+        model = synthgov.synthesizer("autoregressive", seed=0, epochs=3, patience=None, batch_size=100).fit(frame)
+    [training] = [s for s in recorder.steps if s["description"].startswith("train:")]
+    assert "up to 3 epochs or 10 min" in training["description"]  # the default budget, visible
+    assert training["done"] == pytest.approx(3.0)  # advanced batch by batch, one unit per epoch
+    assert len(training["infos"]) == 3 and all("left" in info for info in training["infos"])
+    assert training["infos"][0].startswith("epoch 1/3") and "at most 0 s left" in training["infos"][-1]
+    # where the fit's time went: each named step, together no more than the fit
+    steps = model.fit_steps_
+    assert {"analyze", "encode", "train"} <= set(steps)
+    assert steps["train"] >= model.training_.seconds - 0.01
+    assert sum(steps.values()) <= model.fit_seconds_ + 0.05
+    copula = synthgov.synthesizer("copula", seed=0).fit(frame)
+    assert set(copula.fit_steps_) >= {"analyze", "encode"}
+    assert sum(copula.fit_steps_.values()) <= copula.fit_seconds_ + 0.05
+    assert synthgov.synthesizer("autoregressive").get_params()["max_seconds"] == 600.0
+
+
+def test_time_left_is_the_pace_capped_by_the_budget() -> None:
+    from synthgov.generators.neural.training import time_left
+
+    assert time_left(10.0, 1, 5, None) == "at most 40 s left"  # 4 epochs at 10 s
+    assert time_left(10.0, 1, 101, None) == "at most 17 min left"
+    assert time_left(10.0, 1, 101, 60.0) == "at most 50 s left (time budget)"
+    assert time_left(70.0, 7, 8, 600.0) == "at most 10 s left"  # the pace ends first
+
+
 def test_weights_are_safetensors_and_damage_is_detected(tmp_path, mixed: pd.DataFrame) -> None:
     model = synthgov.synthesizer("autoregressive", seed=0, epochs=3).fit(mixed)
     path = model.save(tmp_path / "m.synthgov")

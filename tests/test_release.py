@@ -225,3 +225,24 @@ def test_an_edited_export_is_found(release: Path, tmp_path: Path) -> None:
     (folder / "croissant.json").write_text(json.dumps(jsonld))
     code, text = verify(folder)
     assert code == 1 and "croissant.json: sha256 differs" in text
+
+
+def test_the_manifest_states_where_the_fit_went_and_what_ended_training(tmp_path: Path, adult: pd.DataFrame) -> None:
+    """The default generator under a time budget: the signed compute section names each step of the fit and that
+    the budget (not the epochs) ended training; the datasheet says it in words; verify still passes."""
+    from synthgov.cli import run
+
+    data = tmp_path / "data.csv"
+    adult.head(1500).to_csv(data, index=False)
+    out = tmp_path / "release"
+    params = ["--param", "epochs=100000", "--param", "max_seconds=1.5", "--param", "patience=null"]
+    assert run(["generate", str(data), "-g", "autoregressive", *params, "--seed", "0", "--out", str(out)]) == 0
+    compute = json.loads((out / "manifest.json").read_text())["statement"]["predicate"]["compute"]
+    steps, training = compute["fit_steps"], compute["training"]
+    assert {"analyze", "encode", "train"} <= set(steps) and "fit_steps" in compute["methods"]
+    assert 1.5 <= steps["train"] <= compute["stages"]["fit"]["wall_seconds"] + 0.05
+    assert training["stopped_by"] == "the time budget" and training["time_budget_seconds"] == 1.5
+    assert 1 <= training["epochs_run"] < training["epochs_allowed"] == 100000
+    datasheet = (out / "datasheet.md").read_text()
+    assert "ended by the time budget, time budget 1.5 s" in datasheet and "the fit by step: analyze" in datasheet
+    assert run(["verify", str(out)]) == 0

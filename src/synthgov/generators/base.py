@@ -93,10 +93,13 @@ class Synthesizer(ABC):
         """Run ``fit(*args)`` from a clean slate; if it fails, leave the model unfitted (no half-learned state)."""
         self._forget_fit()
         try:
-            fit(*args)
+            with progress.timings() as steps:
+                fit(*args)
         except BaseException:
             self._forget_fit()
             raise
+        # where the fit's time went, by named step (analyze, encode, train, ...), as the progress bars showed it
+        self.fit_steps_ = {kind: round(seconds, 3) for kind, seconds in steps.items()}
         return self
 
     def _check_fitted(self) -> None:

@@ -24,7 +24,7 @@ def sign_run(run: ReleaseRun) -> None:
         keystore=keystore,
         source=_source(run),
         rows=len(run.data),
-        cost=run.meter.summary(),
+        cost=_with_fit_steps(run.meter.summary(), run.model),
         party=options.party,
         evaluation=run.evaluation,
         release_id=run.release_id,
@@ -70,3 +70,28 @@ def _source(run: ReleaseRun) -> dict[str, Any]:
 def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
     simple = (str, int, float, bool, type(None), list, dict)
     return {key: value if isinstance(value, simple) else str(value) for key, value in params.items()}
+
+
+STOPPED_BY = {"epochs": "the epoch limit", "early": "early stopping (validation loss)", "time": "the time budget"}
+
+
+def _with_fit_steps(cost: dict[str, Any], model: Any) -> dict[str, Any]:
+    """The fit's own named steps (analyze, encode, train, ...) and, for a neural generator, how its training
+    ended, when the model was fitted in this run (a model loaded from a file was fitted elsewhere: left out)."""
+    steps = getattr(model, "fit_steps_", None)
+    if not steps:
+        return cost
+    cost["fit_steps"] = dict(steps)
+    cost["methods"]["fit_steps"] = "time.perf_counter around each named step of the generator's fit (the steps "
+    "its progress bars show), summed by the step's kind"
+    report = getattr(model, "training_", None)
+    if report is not None and hasattr(report, "stopped"):
+        cost["training"] = {
+            "epochs_run": int(report.epochs_run),
+            "epochs_allowed": int(getattr(model, "epochs", report.epochs_run)),
+            "best_epoch": int(report.best_epoch),
+            "stopped_by": STOPPED_BY.get(report.stopped, report.stopped),
+            "time_budget_seconds": getattr(model, "max_seconds", None),
+            "seconds": round(float(report.seconds), 3),
+        }
+    return cost

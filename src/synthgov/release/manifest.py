@@ -313,11 +313,23 @@ def _compute_line(compute: dict[str, Any]) -> str:
     peak = compute.get("peak_memory_mb")
     memory = f"peak memory {peak:.0f} MB" if peak is not None else "peak memory not measured"
     gpu = compute.get("gpu_seconds") or 0.0
-    return (
+    line = (
         f"{compute['cpu_seconds']:.1f} CPU s, {compute['wall_seconds']:.1f} s wall"
         + (f", {gpu:.1f} GPU s" if gpu else ", no GPU")
         + f", {memory}, about {compute['energy_wh']:.4f} Wh (estimated from CPU time)"
     )
+    steps = compute.get("fit_steps")
+    if steps:
+        line += "; the fit by step: " + ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in steps.items())
+    training = compute.get("training")
+    if training:
+        budget = training.get("time_budget_seconds")
+        line += (
+            f"; training ran {training['epochs_run']} of {training['epochs_allowed']} epochs (best: epoch "
+            f"{training['best_epoch']}), ended by {training['stopped_by']}"
+            + (f", time budget {budget:g} s" if budget is not None else ", no time budget")
+        )
+    return line
 
 
 def _lineage_line(lineage: dict[str, Any]) -> str:

@@ -171,7 +171,10 @@ class AutoregressiveSynthesizer(PrivateMode, NeuralSynthesizer):
     batch_size:
         Rows per optimisation step.
     max_seconds:
-        Time budget for training (``None``: no budget); the best weights so far are kept.
+        Time budget of the training step, in seconds (default 600: ten minutes; ``None``: no budget). Training
+        stops at the budget with the best weights so far; the progress bar shows it and the time left, and the
+        manifest states when the budget (not convergence) ended training. Small tables converge well within it
+        (Adult: about a minute on 2 cores).
     patience:
         Epochs without a better validation loss before training stops (``None``: no early stopping).
     validation:
@@ -218,7 +221,7 @@ class AutoregressiveSynthesizer(PrivateMode, NeuralSynthesizer):
         seed: int | None = None,
         epochs: int = 100,
         batch_size: int = 512,
-        max_seconds: float | None = None,
+        max_seconds: float | None = 600.0,
         patience: int | None = 4,
         validation: float = 0.1,
         bins: int = 100,

@@ -34,6 +34,19 @@ class TrainingReport:
         return asdict(self)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def time_left(elapsed: float, epoch: int, epochs: int, max_seconds: float | None) -> str:
+    """What is left of the training, said honestly: the remaining epochs at the pace so far, capped by what is left
+    of the time budget (early stopping may end it sooner)."""
+    by_pace = elapsed / epoch * (epochs - epoch)
+    if max_seconds is not None and max_seconds - elapsed < by_pace:
+        return f"at most {_duration(max(0.0, max_seconds - elapsed))} left (time budget)"
+    return f"at most {_duration(by_pace)} left"
+
+
 def train(
     *,
     module: torch.nn.Module,
@@ -54,13 +67,17 @@ def train(
     started = time.perf_counter()
     best_loss, best_state = math.inf, None
     steps = max(1, n_rows // batch_size)
-    with progress.step(f"train: {description}", total=epochs) as advance:
+    limit = f"up to {epochs} epochs" + (f" or {_duration(max_seconds)}" if max_seconds is not None else "")
+    # the bar advances per batch (an epoch of a large table can take minutes), in epochs
+    with progress.step(f"train: {description}, {limit}", total=epochs) as advance:
         for epoch in range(1, epochs + 1):
             module.train()
             order = torch.randperm(n_rows, generator=generator)
             total, timed_out = 0.0, False
             for i in range(steps):
                 total += train_batch(order[i * batch_size : (i + 1) * batch_size])
+                if i + 1 < steps:
+                    advance(1 / steps)
                 if max_seconds is not None and time.perf_counter() - started > max_seconds:
                     timed_out = True
                     break
@@ -69,7 +86,8 @@ def train(
             with torch.no_grad():
                 val = validate()
             report.epochs_run = epoch
-            info = f"loss {report.train_loss[-1]:.4f}"
+            elapsed = time.perf_counter() - started
+            info = f"epoch {epoch}/{epochs} loss {report.train_loss[-1]:.4f}"
             if val is not None:
                 report.validation_loss.append(float(val))
                 info += f"  validation {val:.4f}"
@@ -80,7 +98,8 @@ def train(
                     scheduler.step(val)
             else:
                 report.best_epoch = epoch
-            advance(1, info)
+            info += f"; {time_left(elapsed, epoch, epochs, max_seconds)}"
+            advance(1 / steps, info)
             if timed_out:
                 report.stopped = "time"
                 break
