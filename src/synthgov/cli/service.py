@@ -66,12 +66,19 @@ def serve_command(
     policy: str = typer.Option(
         None, "--policy", help="Audit every upload against this policy (shipped name or file); refuse what fails."
     ),
+    executor: str = typer.Option(
+        "process",
+        "--executor",
+        help="Where jobs run: process (a worker process each), dask:local (a Dask LocalCluster) or "
+        "dask:tcp://HOST:PORT (a Dask scheduler; needs synthgov[dask]).",
+    ),
 ) -> None:
     """Run the registry service (REST API) until stopped."""
     with user_errors():
         _needs_extra()
         import uvicorn
 
+        from synthgov.errors import InputError
         from synthgov.service.app import create_app
         from synthgov.service.settings import Settings
 
@@ -79,7 +86,16 @@ def serve_command(
             from synthgov.governance.audit import AuditPolicy
 
             AuditPolicy.load(policy)  # a bad policy is one clear error now, not a refusal of every upload
-        app = create_app(Settings.default(database=db, store=store, lineage=lineage, upload_policy=policy))
+        from synthgov.service.executors import executor_for
+
+        executor_for(executor)  # an unknown name: one line, now (nothing connects before the first job)
+        if executor.startswith("dask:"):
+            try:
+                import distributed  # noqa: F401
+            except ImportError:
+                raise InputError("--executor dask:... needs the dask extra: pip install 'synthgov[dask]'") from None
+        settings = Settings.default(database=db, store=store, lineage=lineage, upload_policy=policy, executor=executor)
+        app = create_app(settings)
     out.print(f"synthgov registry on http://{host}:{port} (Ctrl+C stops it)", highlight=False)
     uvicorn.run(app, host=host, port=port, log_level="info")
 

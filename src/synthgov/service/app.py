@@ -4,6 +4,7 @@ headers on every response, and the OpenAPI schema behind authentication like eve
 from __future__ import annotations
 
 import logging
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -13,7 +14,8 @@ from sqlalchemy.exc import DataError
 from synthgov import __version__
 from synthgov.service.auth import FailedLogins, current_user
 from synthgov.service.database import make_engine, migrate, sessions
-from synthgov.service.jobs import Executor, ProcessExecutor, reap
+from synthgov.service.executors import executor_for
+from synthgov.service.jobs import Executor, reap
 from synthgov.service.lineage import Lineage
 from synthgov.service.models import User
 from synthgov.service.routers import account, audit, dashboard, jobs, releases
@@ -33,7 +35,8 @@ SECURITY_HEADERS = {
 
 
 def create_app(settings: Settings | None = None, executor: Executor | None = None) -> FastAPI:
-    """The app; ``executor`` runs jobs (default: a worker process per job)."""
+    """The app; ``executor`` runs jobs (default: as ``settings.executor`` says, a worker process per job unless
+    it names a Dask cluster); it is closed when the app shuts down."""
     from synthgov.release.keys import Keystore
 
     settings = settings or Settings.default()
@@ -44,7 +47,14 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     engine = make_engine(settings.database)
     migrate(engine)
     keystore = Keystore(settings.home / "keys").ensure()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        yield
+        app.state.executor.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="synthgov registry",
         version=__version__,
         docs_url=None,
@@ -58,9 +68,10 @@ def create_app(settings: Settings | None = None, executor: Executor | None = Non
     app.state.keystore = keystore
     app.state.failed = FailedLogins(settings.failed_logins, settings.failed_window_s)
     app.state.lineage = Lineage(settings.lineage)
-    app.state.executor = executor or ProcessExecutor()
+    app.state.executor = executor or executor_for(settings.executor)
     app.state.chain_options = {"keystore": keystore, "checkpoint_every": settings.checkpoint_every}
-    stopped = reap(app.state.sessions, app.state.chain_options)  # jobs whose worker died with an earlier server
+    # jobs whose worker died with an earlier server
+    stopped = reap(app.state.sessions, app.state.chain_options, app.state.executor)
     if stopped:
         logger.warning("%d job(s) marked failed: their worker stopped", stopped)
     routers = (account.router, releases.router, releases.detect_router, jobs.router, audit.router, dashboard.router)

@@ -1,13 +1,14 @@
 """Jobs: a release the service makes from a registered source, outside the request.
 
 A job is a row (queued -> running -> done | failed). The executor runs :func:`run_job` elsewhere: by default in a
-fresh worker process per job (:class:`ProcessExecutor`); anything with ``submit(settings, job_id)`` can replace it
-(a Dask cluster's client, for instance). The worker generates the release with the service's own keys (its home),
-reports each named step of the pipeline into the job's row, then registers the release exactly as a verified
-upload is registered (files content-addressed, its row and audit entries in one transaction, an OpenLineage
-event). A worker that dies (killed, out of memory) leaves its job ``running`` with a process id that no longer
-exists: :func:`reap` marks such jobs failed ("the worker stopped"), and a failed job can be retried as a new
-attempt. Nothing of a failed attempt is visible: its release is registered only at the very end."""
+fresh worker process per job (:class:`ProcessExecutor`); :class:`synthgov.service.dask_executor.DaskExecutor`
+runs jobs as tasks on a Dask cluster; anything with ``submit``, ``alive`` and ``close`` can replace them. The worker
+generates the release with the service's own keys (its home), reports each named step of the pipeline into the
+job's row, then registers the release exactly as a verified upload is registered (files content-addressed, its
+row and audit entries in one transaction, an OpenLineage event). A worker that dies (killed, out of memory)
+leaves its job ``running`` with a worker the executor no longer has: :func:`reap` marks such jobs failed ("the
+worker stopped"), and a failed job can be retried as a new attempt. Nothing of a failed attempt is visible: its
+release is registered only at the very end."""
 
 from __future__ import annotations
 
@@ -37,7 +38,13 @@ PROGRESS_EVERY_S = 0.5
 
 
 class Executor(Protocol):
+    """Runs :func:`run_job` outside the request, and says whether a running job's worker still exists."""
+
     def submit(self, settings: Settings, job_id: str) -> None: ...
+
+    def alive(self, job_id: str, worker: int | None) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 class ProcessExecutor:
@@ -48,6 +55,12 @@ class ProcessExecutor:
         process = multiprocessing.get_context("spawn").Process(target=run_job, args=(settings, job_id), daemon=False)
         process.start()
         logger.info("job %s started in worker process %s", job_id, process.pid)
+
+    def alive(self, job_id: str, worker: int | None) -> bool:
+        return alive(worker)
+
+    def close(self) -> None:
+        return None
 
 
 class _JobReporter:
@@ -192,12 +205,13 @@ def _register(
     return release_id
 
 
-def reap(factory: Any, options: dict) -> int:
-    """Mark failed every running job whose worker process is gone; how many."""
+def reap(factory: Any, options: dict, executor: Executor | None = None) -> int:
+    """Mark failed every running job whose worker is gone (asked of ``executor``; by default: is its process
+    alive on this host); how many."""
     marked = 0
     with factory() as db, db.begin():
         for job in db.scalars(select(Job).where(Job.state == "running")):
-            if not alive(job.worker):
+            if not (executor.alive(job.id, job.worker) if executor is not None else alive(job.worker)):
                 job.state, job.error, job.updated_at = "failed", WORKER_STOPPED, now()
                 owner = db.get(User, job.owner_id).name
                 audit_log.append(db, owner, "job-failed", job.id, {"error": WORKER_STOPPED}, **options)

@@ -31,6 +31,7 @@ class Settings:
     lineage: str | None = None  # OpenLineage events: an endpoint URL or a JSON-lines file (None: none)
     upload_policy: str | None = None  # every upload audited against this policy (a shipped name or a file); a
     # release that fails a clause is refused
+    executor: str | None = None  # where jobs run: "process" (default), "dask:local" or "dask:tcp://HOST:PORT"
 
     @classmethod
     def default(
@@ -39,6 +40,7 @@ class Settings:
         store: Path | None = None,
         lineage: str | None = None,
         upload_policy: str | None = None,
+        executor: str | None = None,
     ) -> Settings:
         root = home()
         return cls(
@@ -47,4 +49,5 @@ class Settings:
             store=Path(store) if store is not None else root / "store",
             lineage=lineage,
             upload_policy=upload_policy,
+            executor=executor,
         )

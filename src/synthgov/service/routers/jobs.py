@@ -218,7 +218,7 @@ def list_jobs(request: Request, user: User = Depends(current_user)) -> list[JobO
 
 def visible_jobs(state: Any, user: User) -> list[JobOut]:
     """The jobs ``user`` may see (their own; an auditor all), dead workers' jobs marked failed first."""
-    reap(state.sessions, state.chain_options)
+    reap(state.sessions, state.chain_options, state.executor)
     with state.sessions() as db:
         rows = db.scalars(select(Job).order_by(Job.created_at))
         return [_job_out(j) for j in rows if user.role == "auditor" or j.owner_id == user.id]
@@ -227,7 +227,7 @@ def visible_jobs(state: Any, user: User) -> list[JobOut]:
 @router.get("/jobs/{job_id}", response_model=JobOut)
 def read_job(job_id: str, request: Request, user: User = Depends(current_user)) -> JobOut:
     state = request.app.state
-    reap(state.sessions, state.chain_options)
+    reap(state.sessions, state.chain_options, state.executor)
     with state.sessions() as db:
         return _job_out(_readable_job(db, user, job_id))
 
@@ -239,7 +239,7 @@ def retry(job_id: str, request: Request, user: User = Depends(role("owner"))) ->
 
 def retry_job(state: Any, user: User, job_id: str) -> JobOut:
     """A failed job's next attempt (the API's and the dashboard's)."""
-    reap(state.sessions, state.chain_options)
+    reap(state.sessions, state.chain_options, state.executor)
     with state.sessions() as db, db.begin():
         job = _readable_job(db, user, job_id)
         if job.owner_id != user.id:
