@@ -225,24 +225,44 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
         network: list[tuple[str, list[str]]] = [(root, [])]
         placed, remaining = [root], [c for c in cols if c != root]
         advance()
+        # Each step adds the (child, parent set) of highest score among every remaining child and every set of at
+        # most ``degree`` placed columns. A set's score never changes, so each child keeps its best set so far and
+        # a step scores only the sets that contain the column placed last: O(d^3) scores in all instead of O(d^4),
+        # with the same choices as scoring everything each step (ties: larger sets first, then older sets, then
+        # children in column order, as the full enumeration breaks them).
+        best_for = {child: (0.0, ()) for child in remaining}  # the empty set: score 0, met last
         while remaining:
-            best: tuple[float, str, list[str]] | None = None
+            newest, earlier = placed[-1], placed[:-1]
+            position = {column: i for i, column in enumerate(placed)}
             for child in remaining:
-                for k in range(min(self.degree, len(placed)), -1, -1):
-                    for parents in combinations(placed, k):
-                        cells = self.sizes_[child] * int(np.prod([self.sizes_[p] for p in parents]))
-                        if cells > max_cells and k > 0:
-                            continue
-                        score = self._score(codes, child, list(parents), n)
-                        if best is None or score > best[0]:
-                            best = (score, child, list(parents))
-            assert best is not None
-            _, child, parents = best
+                candidate = self._best_parents(codes, child, earlier, [newest], n, max_cells)
+                if _precedes(candidate, best_for[child], position):
+                    best_for[child] = candidate
+            child = max(remaining, key=lambda c: (best_for[c][0], -remaining.index(c)))
+            parents = list(best_for.pop(child)[1])
             network.append((child, parents))
             placed.append(child)
             remaining.remove(child)
             advance()
         return network
+
+    def _best_parents(
+        self, codes: dict[str, np.ndarray], child: str, earlier: list[str], newest: list[str], n: int, max_cells: int
+    ) -> tuple[float, tuple[str, ...]]:
+        """The first best-scoring parent set of ``child`` among the non-empty sets of at most ``degree`` columns
+        of ``earlier + newest`` that contain ``newest``, in the full enumeration's order (larger sets first, then
+        lexicographic by placement); ``(-inf, ())`` when every such set is too large."""
+        best: tuple[float, tuple[str, ...]] = (-np.inf, ())
+        for k in range(min(self.degree, len(earlier) + len(newest)), max(len(newest), 1) - 1, -1):
+            for others in combinations(earlier, k - len(newest)):
+                parents = (*others, *newest)
+                cells = self.sizes_[child] * int(np.prod([self.sizes_[p] for p in parents]))
+                if cells > max_cells:
+                    continue
+                score = self._score(codes, child, list(parents), n)
+                if score > best[0]:
+                    best = (score, parents)
+        return best
 
     def _joint_index(self, codes: dict[str, np.ndarray], parents: list[str]) -> tuple[np.ndarray, int]:
         index = np.zeros(len(next(iter(codes.values()))), dtype=np.int64)
@@ -342,3 +362,17 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
         self.tables_ = [np.asarray(tab, dtype=np.float64) for tab in state["tables"]]
         self.edges_ = {k: np.asarray(v, dtype=np.float64) for k, v in state["edges"].items()}
         self.sizes_ = {k: int(v) for k, v in state["sizes"].items()}
+
+
+def _precedes(
+    candidate: tuple[float, tuple[str, ...]], current: tuple[float, tuple[str, ...]], position: dict[str, int]
+) -> bool:
+    """Whether ``candidate`` replaces a child's best parent set so far: a higher score, or an equal score and met
+    earlier by the full enumeration (larger sets first, then lexicographic by placement order)."""
+    if candidate[0] != current[0]:
+        return candidate[0] > current[0]
+
+    def rank(parents: tuple[str, ...]) -> tuple[int, tuple[int, ...]]:
+        return (-len(parents), tuple(position[p] for p in parents))
+
+    return bool(candidate[1]) and rank(candidate[1]) < rank(current[1])
