@@ -15,9 +15,9 @@ copula release of the same size against the table (target ``income``), no holdou
 
 The neural generators run a fixed number of epochs (``--epochs``, 2 by default, no early stopping) so that their
 curves measure the cost of an epoch, not how fast each converges; the default generator's complete fit on a large
-table is measured apart (``benchmarks/neural.py --widen``). The DP generators run at epsilon 1 with a tenth of it
-spent on estimating the domains. The fitted exponent of a step is the least-squares slope of log(seconds) against
-log(rows) (or log(columns)) over the points measured within the cap.
+table is measured apart (``benchmarks/neural.py --widen``). The DP generators run at epsilon 1 on domains declared
+public from the table (as ``synthgov schema --domains`` declares them). The fitted exponent of a step is the
+least-squares slope of log(seconds) against log(rows) (or log(columns)) over the points measured within the cap.
 """
 
 from __future__ import annotations
@@ -92,8 +92,13 @@ def measure(name: str, rows: int, columns: int, epochs: int) -> dict:
     params: dict = {"seed": 0}
     if name in NEURAL:
         params.update(epochs=epochs, patience=None)
+    schema = None
     if name in PRIVATE:
-        params.update(epsilon=1.0, domain_share=0.1)
+        from synthgov.privacy.domains import declare_domains
+        from synthgov.table.infer import infer_schema
+
+        params.update(epsilon=1.0)
+        schema = declare_domains(infer_schema(table), table)  # as `synthgov schema --domains` declares them
     if name == "evaluate":
         model = synthgov.synthesizer("copula", seed=0).fit(table)
         synthetic = model.sample(rows)
@@ -102,7 +107,7 @@ def measure(name: str, rows: int, columns: int, epochs: int) -> dict:
         result["evaluate_s"] = time.perf_counter() - start
     else:
         start = time.perf_counter()
-        model = synthgov.synthesizer(name, **params).fit(table)
+        model = synthgov.synthesizer(name, **params).fit(table, schema)
         result["fit_s"] = time.perf_counter() - start
         start = time.perf_counter()
         model.sample(rows)

@@ -116,6 +116,32 @@ def test_every_page_needs_a_session_and_every_form_its_token(registry) -> None:
     assert all(len(d) == 64 for d in stored)  # only digests of the cookies
 
 
+def test_the_job_form_checks_its_fields_before_anything_is_queued(registry, adult: pd.DataFrame) -> None:
+    """The dashboard's job form: a schema that is not YAML, or that does not describe the source, and a DP
+    generator's epsilon on a generator without one are refused with the reason; nothing is queued."""
+    app, tokens = registry
+    with TestClient(app) as client:
+        assert sign_in(client, tokens["olivia"]).status_code == 303
+        page = client.get("/jobs")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        table = {"table": ("adult.csv", adult.head(300).to_csv(index=False), "text/csv")}
+        upload = client.post("/sources", data={"csrf": csrf}, files=table)
+        source = re.search(r'<option value="([0-9a-f]{64})"', upload.text).group(1)
+        form = {"csrf": csrf, "source": source, "generator": "mst", "epsilon": "1", "evaluate": "yes"}
+        bad_yaml = client.post("/jobs", data={**form, "schema_text": "columns: [unclosed"})
+        assert bad_yaml.status_code == 422 and "not valid YAML" in bad_yaml.text
+        other = client.post("/jobs", data={**form, "schema_text": "version: 1\ncolumns:\n  age: {kind: numeric}\n"})
+        assert other.status_code == 422 and "schema" in other.text
+        no_dp = client.post("/jobs", data={**form, "generator": "copula"})
+        assert no_dp.status_code == 422 and "epsilon" in no_dp.text
+    with app.state.sessions() as db:
+        from sqlalchemy import select
+
+        from synthgov.service.models import Job
+
+        assert list(db.scalars(select(Job))) == []
+
+
 def test_the_html_escapes_what_a_release_says(registry, evaluated_release: Path, tmp_path: Path) -> None:
     """Names in a release reach the page escaped (a generator name or id can never inject markup)."""
     from synthgov.templates import render

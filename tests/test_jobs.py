@@ -233,6 +233,23 @@ def test_the_jobs_command_line_submits_follows_and_retries(tmp_path: Path, datab
         assert run(["jobs", "retry", failed_id, "--no-wait", *where]) == 0
         assert "attempt 2 queued" in capsys.readouterr().out
         assert run(["jobs", "show", failed_id, "--wait", *where]) == 1  # the same spec fails again, the same way
+        # with the source's schema, its domains declared public, the DP job runs and charges the service's ledger
+        schema = tmp_path / "adult.schema.yaml"
+        assert run(["schema", str(table), "--domains", "--out", str(schema)]) == 0
+        dp = ["jobs", "submit", source_id, "-g", "mst", "--epsilon", "1", "--schema", str(schema), "--no-evaluate"]
+        assert run([*dp, *where]) == 0
+        private_release = re.search(r"done: release (\S+)", capsys.readouterr().out).group(1)
+        with app.state.sessions() as db:
+            from synthgov.service.models import Release
+
+            manifest_digest = json.loads(db.get(Release, private_release).files)["manifest.json"]
+        with app.state.store.open(manifest_digest) as f:
+            privacy = json.loads(f.read())["statement"]["predicate"]["privacy"]
+        assert privacy["epsilon"] == 1.0 and privacy["delta"] > 0
+        wrong = tmp_path / "wrong.schema.json"
+        wrong.write_text(json.dumps({"version": 1, "columns": {"age": {"kind": "numeric"}}}))
+        assert run(["jobs", "submit", source_id, "-g", "mst", "--schema", str(wrong), *where]) == 2
+        assert "schema" in capsys.readouterr().err  # the schema does not describe the source (one column of 15)
         # user mistakes: one line, exit 2, nothing queued
         assert run(["jobs", "submit", str(tmp_path / "notes.txt"), *where]) == 2
         assert "a source is a .csv or .parquet table" in capsys.readouterr().err

@@ -288,6 +288,9 @@ def jobs_submit(
     target: str = typer.Option(None, "--target", help="The label column of the report's utility figures."),
     sensitive: list[str] = typer.Option(None, "--sensitive", help="A column the bias figures group by (repeatable)."),
     policy: str = typer.Option(None, "--policy", help="Audit the release against this shipped policy."),
+    schema: Path = typer.Option(
+        None, "--schema", help="The source's schema file (synthgov schema; --domains for the DP generators)."
+    ),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Follow the job's progress until it ends."),
     timeout: float = typer.Option(None, "--timeout", help="Stop following after this many seconds."),
     server: str = typer.Option(None, "--server", help=SERVER_HELP),
@@ -321,6 +324,10 @@ def jobs_submit(
             "sensitive": list(sensitive or []),
             "policy": policy,
         }
+        if schema is not None:
+            from synthgov.table.schema import Schema
+
+            spec["schema"] = Schema.load(schema).to_dict()
         job = client.submit_job(spec, server, token)
         out.print(f"job {job['id']} queued", highlight=False, soft_wrap=True)
         if wait:

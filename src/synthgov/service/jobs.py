@@ -125,6 +125,10 @@ def run_job(settings: Settings, job_id: str) -> None:
         table = work / f"source.{source_format}"
         with store.open(source_id) as src, table.open("wb") as out:
             shutil.copyfileobj(src, out)
+        schema = None
+        if spec.get("schema"):
+            schema = work / "schema.json"
+            schema.write_text(json.dumps(spec["schema"]), encoding="utf-8")
         import synthgov.pipeline as pipeline
 
         reporter = _JobReporter(factory, job_id)
@@ -138,6 +142,7 @@ def run_job(settings: Settings, job_id: str) -> None:
                 evaluate=bool(spec.get("evaluate", False)),
                 target=spec.get("target"),
                 sensitive=tuple(spec.get("sensitive") or ()),
+                schema=schema,
                 party=owner,
                 out=work / "release",
             )

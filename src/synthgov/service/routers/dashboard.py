@@ -427,9 +427,11 @@ def job_form(
     target: str = Form(""),
     sensitive: str = Form(""),
     policy: str = Form(""),
+    schema_text: str = Form(""),
     csrf: str = Form(""),
     who: Visitor = Depends(visitor),
 ) -> Response:
+    import yaml
     from pydantic import ValidationError
 
     from synthgov.service.routers.jobs import JobRequest, submit_job
@@ -438,6 +440,10 @@ def job_form(
     if who.user.role != "owner":
         return _error(who, HTTPException(status.HTTP_403_FORBIDDEN, "only owners start jobs"))
     try:
+        try:
+            declared = yaml.safe_load(schema_text) if schema_text.strip() else None
+        except yaml.YAMLError as exc:
+            raise ValueError(f"the schema is not valid YAML: {str(exc).splitlines()[0]}") from None
         given = (("epsilon", epsilon), ("delta", delta), ("domain_share", domain_share))
         params = {name: float(value) for name, value in given if value.strip()}
         body = JobRequest(
@@ -450,6 +456,7 @@ def job_form(
             target=target.strip() or None,
             sensitive=[c.strip() for c in sensitive.split(",") if c.strip()],
             policy=policy or None,
+            schema=declared,
         )
         submit_job(request.app.state, who.user, body)
     except (ValueError, ValidationError) as exc:

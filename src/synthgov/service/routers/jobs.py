@@ -67,6 +67,12 @@ class JobRequest(BaseModel):
     evaluate: bool = Field(True, description="write the evaluation report into the release (as `--evaluate`)")
     target: str | None = Field(None, max_length=200, description="the label column the report's utility uses")
     sensitive: list[str] = Field(default_factory=list, max_length=20, description="columns the bias report groups by")
+    schema_: dict[str, Any] | None = Field(
+        None,
+        alias="schema",
+        description="the source's schema (`synthgov schema` writes it; as JSON): column kinds and, for the DP "
+        "generators, the domains declared public",
+    )
     policy: str | None = Field(
         None,
         json_schema_extra={"enum": list(SHIPPED)},
@@ -173,12 +179,20 @@ def submit_job(state: Any, user: User, body: JobRequest) -> JobOut:
     if not body.evaluate and (body.target is not None or body.sensitive or body.policy is not None):
         needs = "a target, sensitive columns and a policy audit need the evaluation (evaluate: true)"
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, needs)
-    spec = body.model_dump(exclude={"source"})
+    spec = body.model_dump(exclude={"source"}, by_alias=True)
     with state.sessions() as db:
         source = db.get(Source, body.source)
         if source is None or source.owner_id != user.id:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such source of yours")
-    missing = [c for c in [body.target, *body.sensitive] if c is not None and c not in source_columns(state, source)]
+    columns = source_columns(state, source)
+    if body.schema_ is not None:
+        from synthgov.table.schema import Schema
+
+        try:
+            Schema.from_dict(body.schema_).check_against(columns)
+        except SynthgovError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    missing = [c for c in [body.target, *body.sensitive] if c is not None and c not in columns]
     if missing:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"the source {source.name!r} has no column {', '.join(map(repr, missing))}")  # fmt: skip
