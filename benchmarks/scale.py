@@ -15,9 +15,10 @@ copula release of the same size against the table (target ``income``), no holdou
 
 The neural generators run a fixed number of epochs (``--epochs``, 2 by default, no early stopping) so that their
 curves measure the cost of an epoch, not how fast each converges; the default generator's complete fit on a large
-table is measured apart (``benchmarks/neural.py --widen``). The DP generators run at epsilon 1 on domains declared
-public from the table (as ``synthgov schema --domains`` declares them). The fitted exponent of a step is the
-least-squares slope of log(seconds) against log(rows) (or log(columns)) over the points measured within the cap.
+table is measured apart (``benchmarks/neural.py --widen``). The DP generators run at epsilon 1 (delta the smaller
+of 1e-5 and 0.1/n) on domains declared public from the table (as ``synthgov schema --domains`` declares them). The
+fitted exponent of a step is the least-squares slope of log(seconds) against log(rows) (or log(columns)) over the
+points measured within the cap.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def measure(name: str, rows: int, columns: int, epochs: int) -> dict:
         from synthgov.privacy.domains import declare_domains
         from synthgov.table.infer import infer_schema
 
-        params.update(epsilon=1.0)
+        params.update(epsilon=1.0, delta=min(1e-5, 0.1 / rows))  # delta below 1/n, as DP requires
         schema = declare_domains(infer_schema(table), table)  # as `synthgov schema --domains` declares them
     if name == "evaluate":
         model = synthgov.synthesizer("copula", seed=0).fit(table)
