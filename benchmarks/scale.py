@@ -150,20 +150,38 @@ def seconds(result: dict) -> float | None:
 
 
 def cell(result: dict, key: str, fmt: str) -> str:
-    if "over_cap" in result:
-        return f"> {result['over_cap']:.0f} s"
-    if "error" in result:
-        return "error"
     value = result.get(key)
     return "-" if value is None else format(value, fmt)
+
+
+def stopped(result: dict) -> str | None:
+    """How a run that measured nothing is shown (past the cap, or its error)."""
+    if "over_cap" in result:
+        return f"stopped at the {result['over_cap']:.0f} s cap"
+    if "error" in result:
+        return f"error: {result['error'][:60]}"
+    return None
+
+
+def last_decade(points: list[tuple[float, float]]) -> float | None:
+    """The slope between the two largest sizes measured: the cost's growth where fixed costs no longer hide it."""
+    points = sorted((x, y) for x, y in points if y)
+    return exponent(points[-2:]) if len(points) >= 2 else None
+
+
+def _exponents(points: list[tuple[float, float]]) -> str:
+    every, top = exponent(points), last_decade(points)
+    if every is None:
+        return "-"
+    return f"{every:.2f} / {top:.2f}"
 
 
 def print_tables(results: list[dict], rows: list[int], columns: list[int], base_columns: int, base_rows: int) -> None:
     steps = list(dict.fromkeys(r["step"] for r in results))
     print(f"\n### Rows grow ({base_columns} columns)\n")
-    head = " | ".join(f"{n:,} rows: fit / sample rows/s / peak MiB" for n in rows)
-    print(f"| step | {head} | exponent in rows (fit; sample) |")
-    print("|---|" + "---|" * (len(rows) + 1))
+    head = " | ".join(f"{n:,} rows: fit (evaluate) s / sampled rows per s / peak MiB" for n in rows)
+    print(f"| step | {head} | exponent in rows, fit: all points / last decade | same, sampling |")
+    print("|---|" + "---|" * (len(rows) + 2))
     for step in steps:
         mine = {r["rows"]: r for r in results if r["step"] == step and r["columns"] == base_columns}
         cells = []
@@ -172,16 +190,15 @@ def print_tables(results: list[dict], rows: list[int], columns: list[int], base_
             if r is None:
                 cells.append("")
                 continue
-            key = "fit_s" if "fit_s" in r or step != "evaluate" else "evaluate_s"
-            cells.append(f"{cell(r, key, '.1f')} s / {cell(r, 'rows_per_s', ',.0f')} / {cell(r, 'peak_mib', '.0f')}")
-        fit_exp = exponent([(n, seconds(r)) for n, r in mine.items() if seconds(r)])
-        sample_exp = exponent([(n, r.get("sample_s")) for n, r in mine.items() if r.get("sample_s")])
-        shown = f"{fit_exp:.2f}" if fit_exp is not None else "-"
-        shown += f"; {sample_exp:.2f}" if sample_exp is not None else ""
-        print(f"| {step} | {' | '.join(cells)} | {shown} |")
+            key = "evaluate_s" if step == "evaluate" else "fit_s"
+            cells.append(stopped(r) or f"{cell(r, key, '.1f')} / {cell(r, 'rows_per_s', ',.0f')} / "
+                         f"{cell(r, 'peak_mib', '.0f')}")  # fmt: skip
+        fits = [(n, seconds(r)) for n, r in mine.items() if seconds(r)]
+        samples = [(n, r.get("sample_s")) for n, r in mine.items() if r.get("sample_s")]
+        print(f"| {step} | {' | '.join(cells)} | {_exponents(fits)} | {_exponents(samples)} |")
     print(f"\n### Columns grow ({base_rows:,} rows)\n")
-    head = " | ".join(f"{c} columns: fit / peak MiB" for c in columns)
-    print(f"| step | {head} | exponent in columns (fit) |")
+    head = " | ".join(f"{c} columns: fit (evaluate) s / peak MiB" for c in columns)
+    print(f"| step | {head} | exponent in columns, fit: all points / last step |")
     print("|---|" + "---|" * (len(columns) + 1))
     for step in steps:
         mine = {r["columns"]: r for r in results if r["step"] == step and r["rows"] == base_rows}
@@ -189,9 +206,9 @@ def print_tables(results: list[dict], rows: list[int], columns: list[int], base_
         for c in columns:
             r = mine.get(c)
             key = "evaluate_s" if step == "evaluate" else "fit_s"
-            cells.append("" if r is None else f"{cell(r, key, '.1f')} s / {cell(r, 'peak_mib', '.0f')}")
-        fit_exp = exponent([(c, seconds(r)) for c, r in mine.items() if seconds(r)])
-        print(f"| {step} | {' | '.join(cells)} | {'-' if fit_exp is None else f'{fit_exp:.2f}'} |")
+            cells.append("" if r is None else stopped(r) or f"{cell(r, key, '.1f')} / {cell(r, 'peak_mib', '.0f')}")
+        fits = [(c, seconds(r)) for c, r in mine.items() if seconds(r)]
+        print(f"| {step} | {' | '.join(cells)} | {_exponents(fits)} |")
 
 
 def plot(results: list[dict], base_columns: int, base_rows: int, path: Path) -> None:
@@ -231,10 +248,23 @@ def main() -> None:
     parser.add_argument("--cap", type=float, default=300.0, help="seconds a run may take before it is stopped")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--plot", type=Path, help="draw the log-log curves into this SVG/PNG")
+    parser.add_argument("--from", dest="saved", nargs="*", type=Path,
+                        help="print (and plot) results saved by --json instead of measuring; later files replace "
+                        "earlier ones' runs of the same step")  # fmt: skip
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(*json.loads(args.one))))
+        return
+    if args.saved:
+        results: list[dict] = []
+        for path in args.saved:
+            loaded = json.loads(path.read_text())
+            again = {r["step"] for r in loaded}
+            results = [r for r in results if r["step"] not in again] + loaded
+        print_tables(results, args.rows, args.columns, args.columns[0], args.rows[0])
+        if args.plot:
+            plot(results, args.columns[0], args.rows[0], args.plot)
         return
     from synthgov.generators import registry
 

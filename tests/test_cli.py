@@ -105,7 +105,11 @@ def _progress_line(line: str) -> bool:
     return line.endswith(" ...") or ": done in " in line
 
 
-def test_bad_input_gives_one_line_and_exit_code_2(tmp_path: Path, table: Path) -> None:
+def test_bad_input_gives_one_line_and_exit_code_2(tmp_path: Path, table: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from synthgov.cli import ui
+
+    # a narrow console (CI logs are 80 columns or less): long progress and error lines must not wrap
+    monkeypatch.setattr(ui.err, "width", 40)
     _one_line_error(*run("generate", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")), "file not found")
     garbage = tmp_path / "garbage.csv"
     garbage.write_bytes(b"\xff\xfe\x00\x81\x82\x00\x00binary")

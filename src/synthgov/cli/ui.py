@@ -19,6 +19,9 @@ from rich.progress import (
 
 err = Console(stderr=True)
 out = Console()
+# Piped or logged output keeps each message on one line (paths and messages stay greppable); terminals wrap.
+for _console in (err, out):
+    _console.soft_wrap = not _console.is_terminal
 
 
 class RichReporter:
@@ -54,7 +57,7 @@ class LineReporter:
         handle = len(self.steps)
         now = time.monotonic()
         self.steps[handle] = {"name": description, "total": total, "done": 0.0, "start": now, "shown": now}
-        self.console.print(f"{description} ...", highlight=False, soft_wrap=True)
+        self.console.print(f"{description} ...", highlight=False)
         return handle
 
     def advance(self, handle: object, amount: float, info: str | None = None) -> None:
@@ -73,7 +76,7 @@ class LineReporter:
             where = f"{share:.0%}, {elapsed:.0f} s so far, about {left:.0f} s left"
         else:
             where = f"{elapsed:.0f} s so far"
-        self.console.print(f"{step['name']}: {where}{'; ' + info if info else ''}", highlight=False, soft_wrap=True)
+        self.console.print(f"{step['name']}: {where}{'; ' + info if info else ''}", highlight=False)
 
     def finish(self, handle: object) -> None:
         import time
@@ -116,7 +119,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except SynthgovError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(code=getattr(exc, "exit_code", 2)) from None
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -124,7 +127,7 @@ def user_errors() -> Iterator[None]:
 
 
 def fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code=2)
 
 
