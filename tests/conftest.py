@@ -97,3 +97,29 @@ def is_text(series: pd.Series) -> bool:
     """A column of strings on any pandas: object (pandas 2) or the default string dtype ``str`` (pandas 3); a
     ``dtype == object`` test alone silently matches no column on pandas 3."""
     return series.dtype == object or isinstance(series.dtype, pd.StringDtype)
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler():
+    """A Dask scheduler's address with two worker processes: the cluster CI starts (``$SYNTHGOV_TEST_DASK``, run
+    from the test venv) or, without it, a LocalCluster. A test that kills a worker leaves its nanny to restart it:
+    tests needing both workers wait for them (:func:`wait_for_dask_workers`)."""
+    import os
+
+    pytest.importorskip("distributed")
+    address = os.environ.get("SYNTHGOV_TEST_DASK")
+    if address:
+        wait_for_dask_workers(address, 2)
+        yield address
+        return
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
+def wait_for_dask_workers(address: str, count: int) -> None:
+    from distributed import Client
+
+    with Client(address, timeout=300) as client:
+        client.wait_for_workers(count, timeout=300)

@@ -20,6 +20,7 @@ pytest.importorskip("distributed")
 
 from fastapi.testclient import TestClient
 
+from conftest import wait_for_dask_workers
 from synthgov.service.admin import Admin
 from synthgov.service.app import create_app
 from synthgov.service.settings import Settings
@@ -27,20 +28,10 @@ from test_jobs import add_source, wait_for
 from test_service import auth, database  # noqa: F401 (the database fixture)
 
 
-@pytest.fixture(scope="module")
-def scheduler() -> str:
-    address = os.environ.get("SYNTHGOV_TEST_DASK")
-    if address:  # CI's cluster: started while the test venv was installed; wait for its two workers
-        from distributed import Client
-
-        with Client(address, timeout=300) as client:
-            client.wait_for_workers(2, timeout=300)
-        yield address
-        return
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        yield cluster.scheduler_address
+@pytest.fixture
+def scheduler(dask_scheduler: str) -> str:
+    wait_for_dask_workers(dask_scheduler, 2)
+    return dask_scheduler
 
 
 def registry(tmp_path: Path, database_url: str, address: str):

@@ -207,18 +207,50 @@ def sample_command(
     model_path: Path = typer.Argument(..., help="A model saved by `synthgov fit`.", metavar="MODEL_PATH"),
     rows: int = typer.Option(..., "--rows", "-n", help="Rows to generate."),
     seed: int = typer.Option(None, "--seed", help="Seed of this draw (default: from the model's seed)."),
-    out_path: Path = typer.Option(Path("synthetic.parquet"), "--out", "-o", help="Output table (.parquet or .csv)."),
+    out_path: Path = typer.Option(
+        Path("synthetic.parquet"),
+        "--out",
+        "-o",
+        help="Output table (.parquet or .csv), or a folder (no suffix): a partitioned Parquet dataset.",
+    ),
     condition: list[str] = typer.Option(
         None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable).", metavar="COLUMN=VALUE"
     ),
+    partition_rows: int = typer.Option(
+        250_000, "--partition-rows", help="Rows per partition of a folder output (one partition in memory at a time)."
+    ),
+    dask: str = typer.Option(
+        None,
+        "--dask",
+        help="Draw the partitions on a Dask cluster: 'local' (a LocalCluster on this machine) or the scheduler's "
+        "address (tcp://host:8786; its workers must reach the output folder). Needs synthgov[dask].",
+        metavar="ADDRESS",
+    ),
+    workers: int = typer.Option(2, "--workers", help="Worker processes of --dask local."),
 ) -> None:
-    """Sample ROWS rows from a saved model into a Parquet or CSV file."""
+    """Sample ROWS rows from a saved model into a Parquet or CSV file, or a partitioned Parquet folder.
+
+    A folder's partitions each draw from their own seed stream, (seed, partition): the same seed gives the same
+    bytes whether this process or any number of Dask workers draw them."""
     from synthgov.generators.base import Synthesizer
     from synthgov.table.io import write_table
 
     _check_rows(rows)
+    partitioned = out_path.is_dir() or not out_path.suffix  # a folder: a partitioned dataset
+    if dask is not None and not partitioned:
+        fail(f"--dask writes a partitioned dataset: give --out a folder, not the file {out_path}")
+    if partition_rows < 1:
+        fail(f"--partition-rows must be a positive integer, got {partition_rows}")
     with user_errors(), progress_bars():
         model = Synthesizer.load(model_path)
+        if partitioned:
+            from synthgov.partitions import sample_partitioned
+
+            index = sample_partitioned(model, rows, out_path, seed=seed, conditions=parse_conditions(condition),
+                                       partition_rows=partition_rows, dask=dask, workers=workers)  # fmt: skip
+            count = len(index["partitions"])
+            out.print(f"[bold green]wrote[/] {rows:,} rows in {count} partition(s) to [bold]{out_path}[/]")
+            return
         data = model.sample(rows, seed=seed, conditions=parse_conditions(condition))
         write_table(data, out_path)
     out.print(f"[bold green]wrote[/] {len(data):,} rows x {data.shape[1]} columns to [bold]{out_path}[/]")

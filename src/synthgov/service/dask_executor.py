@@ -19,7 +19,7 @@ import threading
 import uuid
 from typing import Any
 
-from synthgov.errors import InputError
+from synthgov.dask_cluster import connect
 from synthgov.service.jobs import run_job
 from synthgov.service.settings import Settings
 
@@ -40,20 +40,7 @@ class DaskExecutor:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                try:
-                    from distributed import Client, LocalCluster
-                except ImportError:
-                    raise InputError("the Dask executor needs the dask extra: pip install 'synthgov[dask]'") from None
-                if self.address == "local":
-                    self._cluster = LocalCluster(
-                        n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None
-                    )
-                    self._client = Client(self._cluster)
-                else:
-                    try:
-                        self._client = Client(self.address, timeout=10)
-                    except OSError as exc:
-                        raise InputError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from None
+                self._client, self._cluster = connect(self.address, self.workers)
                 logger.info("jobs run on the Dask cluster %s", self._client.scheduler.address)
             return self._client
 
