@@ -249,19 +249,18 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--plot", type=Path, help="draw the log-log curves into this SVG/PNG")
     parser.add_argument("--from", dest="saved", nargs="*", type=Path,
-                        help="print (and plot) results saved by --json instead of measuring; later files replace "
-                        "earlier ones' runs of the same step")  # fmt: skip
+                        help="print (and plot) results saved by --json instead of measuring; a later file's run of "
+                        "a step at the same size replaces an earlier one's")  # fmt: skip
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(measure(*json.loads(args.one))))
         return
     if args.saved:
-        results: list[dict] = []
-        for path in args.saved:
-            loaded = json.loads(path.read_text())
-            again = {r["step"] for r in loaded}
-            results = [r for r in results if r["step"] not in again] + loaded
+        merged: dict[tuple, dict] = {}
+        for path in args.saved:  # a later file's run of the same step, rows and columns replaces an earlier one's
+            merged.update({(r["step"], r["rows"], r["columns"]): r for r in json.loads(path.read_text())})
+        results = list(merged.values())
         print_tables(results, args.rows, args.columns, args.columns[0], args.rows[0])
         if args.plot:
             plot(results, args.columns[0], args.rows[0], args.plot)

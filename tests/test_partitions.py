@@ -102,3 +102,20 @@ def test_the_sample_command_writes_a_folder_for_an_out_without_suffix(tmp_path: 
     assert refused.exit_code == 2 and "--dask writes a partitioned dataset" in refused.output
     bad = runner.invoke(app, ["sample", str(model), "-n", "10", "--out", str(tmp_path / "x"), "--partition-rows", "0"])
     assert bad.exit_code == 2 and "--partition-rows" in bad.output
+
+
+def test_a_partitioned_folder_reads_as_one_table_in_partition_order(tmp_path: Path, copula) -> None:
+    from synthgov.table.io import read_table
+
+    sample_partitioned(copula, 1_300, tmp_path / "ds", seed=6, partition_rows=500)
+    parts = [pd.read_parquet(tmp_path / "ds" / f"part-0000{i}.parquet") for i in range(3)]
+    pd.testing.assert_frame_equal(read_table(tmp_path / "ds"), pd.concat(parts, ignore_index=True))
+    (tmp_path / "empty").mkdir()
+    parts[0].to_parquet(tmp_path / "empty" / "other.parquet")  # not a partition
+    with pytest.raises(InputError, match="folder without Parquet files"):
+        read_table(tmp_path / "empty")
+    (tmp_path / "mixed").mkdir()
+    parts[0].to_parquet(tmp_path / "mixed" / "part-00000.parquet")
+    parts[1].drop(columns=["age"]).to_parquet(tmp_path / "mixed" / "part-00001.parquet")
+    with pytest.raises(InputError, match=r"partitions of .* differ: part-00001\.parquet"):
+        read_table(tmp_path / "mixed")

@@ -84,7 +84,7 @@ def _read_path(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"file not found: {path}")
     if path.is_dir():
-        raise InputError(f"expected a file but {path} is a folder")
+        return _read_parquet_folder(path)
     suffix = _suffix(path)
     if suffix in PARQUET_SUFFIXES:
         try:
@@ -104,6 +104,27 @@ def _read_path(path: Path) -> pd.DataFrame:
         _check_header(path, sep, frame)
         return frame
     raise InputError(f"unsupported file type '{path.suffix}' for {path}; use .csv or .parquet")
+
+
+def _read_parquet_folder(path: Path) -> pd.DataFrame:
+    """A partitioned Parquet dataset (``synthgov sample ... --out DIR`` writes ``part-*.parquet``, as Spark and
+    Dask do): its ``part-*`` Parquet files in name order as one table, in memory. Other files (an index, temporary
+    files) are not read."""
+    parts = sorted(p for p in path.iterdir() if _suffix(p) in PARQUET_SUFFIXES and p.name.startswith("part-"))
+    if not parts:
+        raise InputError(f"expected a file but {path} is a folder without Parquet files (part-*.parquet)")
+    frames = []
+    for part in parts:
+        try:
+            frames.append(pd.read_parquet(part))
+        except Exception as exc:  # pyarrow raises several unrelated types for a bad file
+            raise InputError(f"cannot read Parquet file {part}: {_first_line(exc)}") from None
+    columns = list(frames[0].columns)
+    for part, frame in zip(parts, frames, strict=True):
+        if list(frame.columns) != columns:
+            raise InputError(f"the partitions of {path} differ: {part.name} has other columns than {parts[0].name}")
+    logger.info("read %d partition(s) of %s", len(parts), path)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def _check_header(path: Path, sep: str, frame: pd.DataFrame) -> None:
