@@ -1,6 +1,6 @@
 """Benchmark: how the cost of each step grows with rows and with columns (issue 23's cost curves).
 
-    python benchmarks/scale.py                          # the default grid (about 40 minutes on 2 cores)
+    python benchmarks/scale.py                          # the default grid (about 50 minutes on 2 cores)
     python benchmarks/scale.py --only copula bayesnet   # some generators (and `evaluate`)
     python benchmarks/scale.py --rows 10000 100000 --columns 15 --cap 120
     python benchmarks/scale.py --plot docs/scale-rows.svg --json scale.json

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from synthgov.errors import InputError
-from synthgov.generators.neural.base import SAMPLE_CHUNK, NeuralSynthesizer
+from synthgov.generators.neural.base import NeuralSynthesizer
 from synthgov.generators.neural.marginal_matching import softmax_rows
 from synthgov.generators.neural.torch_utils import adam, sample_categorical, torch_generator
 from synthgov.generators.neural.training import TrainingReport
@@ -134,6 +134,26 @@ def _network(
             return losses, total
 
     return ColumnRegressors()
+
+
+#: Rows per network call when sampling. Measured on 15 columns, 2 cores (benchmarks/autoregressive_profile.py
+#: --sampling-chunks): 16,384-row chunks draw 56,000-57,000 rows/s at 10,000 and 100,000 rows; 65,536-row chunks
+#: fell to 37,000 rows/s at 100,000 (their activations leave the caches); 4,096-row chunks 42,000-50,000.
+SAMPLE_CHUNK = 16_384
+
+#: Elements of the regressors' masked input (rows x D x D x embedding_dim) in one forward pass: it grows with the
+#: square of the columns, so a wide table's batch is trained in several passes whose gradients are summed (the same
+#: gradient, up to rounding), and validated in chunks of as many rows. 2^26 float32 elements are 256 MiB: a batch
+#: of 512 rows is one pass up to 90 columns (embedding 16), and 104 rows a pass at 200 columns, where the fit
+#: peaked at 9.5 GiB in single passes and 2.5 GiB in these, in the same time; a 512-row step there takes 4.5 s in
+#: one pass, 4.5-4.9 s in passes of 64-256 rows, 6.0 s in passes of 26 (benchmarks/autoregressive_profile.py
+#: --passes 200).
+PASS_ELEMENTS = 1 << 26
+
+
+def rows_per_pass(columns: int, embedding_dim: int) -> int:
+    """How many rows one forward pass of the regressors takes (at least one)."""
+    return max(1, PASS_ELEMENTS // max(1, columns * columns * embedding_dim))
 
 
 def dropout_masks(
@@ -355,25 +375,35 @@ class AutoregressiveSynthesizer(PrivateMode, NeuralSynthesizer):
 
         keep_mask = dropout_masks(float(self.dropout), int(self.embedding_dim), rng, gen, device)
 
+        per_pass = rows_per_pass(tokens.shape[1], int(self.embedding_dim))
+
         def train_batch(rows: torch.Tensor) -> float:
             x = x_train[rows.to(device)]
-            known = self._known_mask(x.shape[0], x.shape[1], gen)
-            loss = self._loss(x, known, keep_mask(x.shape[0], x.shape[1]))
+            b, d = x.shape
+            known = self._known_mask(b, d, gen)
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
+            total = 0.0
+            for start in range(0, b, per_pass):  # a wide table's batch in passes: the gradients add up exactly
+                part = slice(start, min(b, start + per_pass))
+                rows_here = part.stop - part.start
+                loss = self._loss(x[part], known[part], keep_mask(rows_here, d)) * (rows_here / b)
+                loss.backward()
+                total += float(loss.detach())
             optimiser.step()
-            return float(loss.detach())
+            return total
 
         def validate() -> float | None:
             if val_known is None:
                 return None
-            return float(
-                sum(
-                    self._loss(x_val[i : i + 8192], val_known[i : i + 8192]) * len(x_val[i : i + 8192])
-                    for i in range(0, len(x_val), 8192)
+            step = min(8192, per_pass)
+            with torch.no_grad():
+                return float(
+                    sum(
+                        self._loss(x_val[i : i + step], val_known[i : i + step]) * len(x_val[i : i + step])
+                        for i in range(0, len(x_val), step)
+                    )
+                    / len(x_val)
                 )
-                / len(x_val)
-            )
 
         scheduler = None
         if self.lr_decay is not None:
