@@ -145,7 +145,7 @@ SAMPLE_CHUNK = 16_384
 #: square of the columns, so a wide table's batch is trained in several passes whose gradients are summed (the same
 #: gradient, up to rounding), and validated in chunks of as many rows. 2^26 float32 elements are 256 MiB: a batch
 #: of 512 rows is one pass up to 90 columns (embedding 16), and 104 rows a pass at 200 columns, where the fit
-#: peaked at 9.5 GiB in single passes and 2.5 GiB in these, in the same time; a 512-row step there takes 4.5 s in
+#: peaked at 9.3 GiB in single passes and 2.5 GiB in these, in the same time; a 512-row step there takes 4.5 s in
 #: one pass, 4.5-4.9 s in passes of 64-256 rows, 6.0 s in passes of 26 (benchmarks/autoregressive_profile.py
 #: --passes 200).
 PASS_ELEMENTS = 1 << 26
