@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from synthgov.errors import InputError
-from synthgov.generators.neural.base import NeuralSynthesizer
+from synthgov.generators.neural.base import SAMPLE_CHUNK, NeuralSynthesizer
 from synthgov.generators.neural.marginal_matching import softmax_rows
 from synthgov.generators.neural.torch_utils import adam, sample_categorical, torch_generator
 from synthgov.generators.neural.training import TrainingReport
@@ -135,11 +135,6 @@ def _network(
 
     return ColumnRegressors()
 
-
-#: Rows per network call when sampling. Measured on 15 columns, 2 cores (benchmarks/autoregressive_profile.py
-#: --sampling-chunks): 16,384-row chunks draw 56,000-57,000 rows/s at 10,000 and 100,000 rows; 65,536-row chunks
-#: fell to 37,000 rows/s at 100,000 (their activations leave the caches); 4,096-row chunks 42,000-50,000.
-SAMPLE_CHUNK = 16_384
 
 #: Elements of the regressors' masked input (rows x D x D x embedding_dim) in one forward pass: it grows with the
 #: square of the columns, so a wide table's batch is trained in several passes whose gradients are summed (the same

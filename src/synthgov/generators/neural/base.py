@@ -32,8 +32,10 @@ if TYPE_CHECKING:
     import torch
 
 WEIGHTS_FILE = "weights.safetensors"
-#: rows per network call when sampling (bounds memory on large samples)
-SAMPLE_CHUNK = 65_536
+#: Rows per network call when sampling (bounds memory on large samples). 16,384: with 65,536-row chunks the
+#: activations leave the caches and throughput fell at 100,000 rows (autoregressive 59k -> 36k rows/s, ctgan
+#: 88k -> 67k, tvae 167k -> 128k on 15 columns, 2 cores; benchmarks/autoregressive_profile.py --sampling-chunks).
+SAMPLE_CHUNK = 16_384
 
 
 class NeuralSynthesizer(TabularSynthesizer):
