@@ -16,16 +16,17 @@ system).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import math
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from synthgov import progress
+from synthgov.atomic import replacing
 from synthgov.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -80,16 +81,12 @@ def write_partition(model: Any, part: Partition, folder: str | Path, conditions:
     folder = Path(folder)
     with progress.use_reporter(None):  # the caller reports partitions, not each one's own steps
         data = model.sample(part.rows, seed=part.seed, conditions=conditions)
-    target = folder / part.name
-    handle, temporary = tempfile.mkstemp(prefix=f".{part.name}.", dir=folder)
-    os.close(handle)
-    try:
-        data.to_parquet(temporary, index=False)
-        digest = hashlib.sha256(Path(temporary).read_bytes()).hexdigest()
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    data.to_parquet(buffer, index=False)
+    payload = buffer.getvalue()  # hashed as written: the file is not read back
+    with replacing(folder / part.name) as temporary:  # written beside and renamed over: never half a partition
+        temporary.write_bytes(payload)
+    digest = hashlib.sha256(payload).hexdigest()
     return {"file": part.name, "rows": part.rows, "seed": part.seed, "sha256": digest}
 
 
@@ -142,7 +139,7 @@ def sample_partitioned(
             client.close()
             if cluster is not None:
                 cluster.close()
-    for stale in folder.glob(".part-*"):  # a temporary file of a task whose worker died mid-write
+    for stale in folder.glob(".tmp-*-part-*"):  # a temporary file of a task whose worker died mid-write
         logger.info("removing %s, left by a task that was run again", stale.name)
         stale.unlink(missing_ok=True)
     entries.sort(key=lambda entry: entry["file"])
@@ -154,7 +151,8 @@ def sample_partitioned(
         "seed_streams": "numpy SeedSequence([seed, partition index])",
         "partitions": entries,
     }
-    (folder / INDEX_NAME).write_text(json.dumps(index, indent=2) + "\n")
+    with replacing(folder / INDEX_NAME) as temporary:
+        temporary.write_text(json.dumps(index, indent=2) + "\n")
     logger.info("wrote %d rows in %d partition(s) to %s", rows, len(parts), folder)
     return index
 
