@@ -1,4 +1,5 @@
-"""Declared models of the files a user writes: the schema file, the rules spec and the policy file (pydantic).
+"""Declared models of the files a user writes: the schema file, the rules spec, the value rules file and the policy
+file (pydantic).
 
 Each file is checked against its model before it is used, and a mistake is one error naming the field (``policy
 file p.yaml: max_synthetic_share: Input should be less than or equal to 1``). The models' JSON Schemas are
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from synthgov.errors import InputError
 
@@ -47,12 +48,86 @@ class ColumnOptions(_Strict):
     dtype: str | None = None
 
 
+class RangeRule(_Strict):
+    """``range: {column: age, min: 17, max: 90}``: the column's values lie in [min, max] (missing values allowed)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+    column: str = Field(min_length=1)
+    min: float | str | None = None
+    max: float | str | None = None
+
+
+class AllowedRule(_Strict):
+    """``allowed: {columns: [a, b], values: [[x, 1], [y, 2]]}``: only these combinations of the columns occur."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+    columns: list[str] = Field(min_length=1)
+    values: list[list[str | int | float | bool | None]] = Field(min_length=1)
+
+
+class ValueRule(BaseModel):
+    """One value rule (docs/governance.md): exactly one of ``check`` (any expression of the safe language),
+    ``if`` + ``then`` (a conditional rule), ``range``, ``allowed`` (fixed combinations), ``forbidden`` (a combination
+    that must never occur, as {column: value}) or ``unique`` (a column without repeated values); ``name`` is
+    optional."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str | None = Field(None, min_length=1, max_length=200)
+    check: str | None = Field(None, min_length=1)
+    condition: str | None = Field(None, alias="if", min_length=1)
+    then: str | None = Field(None, min_length=1)
+    range: RangeRule | None = None
+    allowed: AllowedRule | None = None
+    forbidden: dict[str, str | int | float | bool | None] | None = Field(None, min_length=1)
+    unique: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ValueRule:
+        if (self.condition is None) != (self.then is None):
+            raise ValueError("a conditional rule needs both 'if' and 'then'")
+        kinds = [k for k in ("check", "condition", "range", "allowed", "forbidden", "unique") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError(
+                "a rule is exactly one of check, if/then, range, allowed, forbidden, unique"
+                + (f" (this one has {', '.join('if' if k == 'condition' else k for k in kinds)})" if kinds else "")
+            )
+        return self
+
+
+class ValueRulesFile(BaseModel):
+    """A value rules file (``--rules rules.yaml``; ``synthgov rules suggest`` writes one): rules that every released
+    row satisfies. A bare string in ``rules`` is a ``check``."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: Literal[1] = 1
+    rules: list[ValueRule] = Field(min_length=1)
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _bare_checks(cls, value: Any) -> Any:
+        return _bare_checks(value)
+
+
+def _bare_checks(value: Any) -> Any:
+    """A bare string in a list of rules is a ``check``."""
+    if isinstance(value, list):
+        return [{"check": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
 class SchemaFile(_Strict):
-    """``synthgov schema`` output, edited by a person and passed back with ``--schema``."""
+    """``synthgov schema`` output, edited by a person and passed back with ``--schema``; it may carry the value rules
+    too (``rules:``, as in a value rules file)."""
 
     model_config = ConfigDict(extra="forbid", strict=False)  # YAML integers may stand for floats here
     version: Literal[1] = 1
     columns: dict[str, ColumnOptions] = Field(min_length=1)
+    rules: list[ValueRule] | None = None
+
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _bare_checks(cls, value: Any) -> Any:
+        return _bare_checks(value)
 
 
 class WhenBranch(BaseModel):
@@ -118,6 +193,7 @@ class AuditPolicyFile(_Strict):
 MODELS: dict[str, type[BaseModel]] = {
     "schema-file": SchemaFile,
     "rules-spec": RulesSpec,
+    "value-rules": ValueRulesFile,
     "policy-file": PolicyFile,
     "audit-policy": AuditPolicyFile,
 }

@@ -52,6 +52,11 @@ def generate_command(
     condition: list[str] = typer.Option(
         None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable).", metavar="COLUMN=VALUE"
     ),
+    rules: Path = typer.Option(
+        None,
+        "--rules",
+        help="Value rules every released row satisfies (YAML; `synthgov rules suggest` writes one).",
+    ),
     save_model: bool = typer.Option(
         False,
         "--save-model",
@@ -122,6 +127,7 @@ def generate_command(
             csv=csv,
             schema=schema,
             conditions=parse_conditions(condition),
+            rules=rules,
             party=party,
             source_licence=source_licence,
             watermark=not no_watermark,
@@ -140,6 +146,23 @@ def generate_command(
             real_share=real_share,
         )
     _report(release)
+    _report_rules(release)
+
+
+def _report_rules(release: Release) -> None:
+    section = (release.manifest or {}).get("statement", {}).get("predicate", {}).get("value_rules")
+    if not section:
+        return
+    out.print(
+        f"value rules: {len(section['rules'])} rules, 0 violations in {section['checked_rows']:,} rows "
+        f"({section['rows_drawn_again']:,} drawn again under rule-satisfying conditions)"
+    )
+    for rule in section["rules"]:
+        if rule.get("real_violation_rate"):
+            out.print(
+                f"[yellow]rule {rule['name']!r} is broken by {100 * rule['real_violation_rate']:.3g}% of the real "
+                "rows[/]: the release reinforces it (drop the rule to keep the data's own exceptions)"
+            )
 
 
 def _report(release: Release) -> None:

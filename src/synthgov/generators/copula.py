@@ -28,6 +28,7 @@ from synthgov.generators.base import Intervals, TabularSynthesizer
 from synthgov.generators.marginals import CategoricalMarginal
 
 _EPS = 1e-9
+GROUP_ROWS = 64  # rows sharing one condition drawn together (pooled importance resampling) from this many up
 
 
 def _ndtri(u: np.ndarray) -> np.ndarray:
@@ -136,6 +137,64 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
             out[c] = np.clip(out[c], lo, hi)
         return out
 
+    def _sample_uniforms_rows(
+        self, n: int, rng: np.random.Generator, intervals: dict[str, tuple[np.ndarray, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """Rows whose intervals repeat at least ``GROUP_ROWS`` times are drawn per group (importance resampling
+        over the group's pooled candidates); the others (e.g. rows drawn again under one donor's values each) in
+        one vectorised pass with ``oversample`` candidates per row, instead of one call per row."""
+        cols = self.columns_
+        conditioned = [c for c in intervals if c in cols]
+        if not cols or not conditioned:
+            return super()._sample_uniforms_rows(n, rng, intervals)
+        keys = pd.DataFrame({f"{c}\x00{e}": intervals[c][e] for c in conditioned for e in (0, 1)})
+        groups = keys.groupby(list(keys.columns), sort=False, dropna=False).indices
+        single = [rows for rows in groups.values() if rows.size < GROUP_ROWS]
+        uniforms: dict[str, np.ndarray] = {name: np.empty(n) for name in self.model_columns_}
+        for rows in groups.values():
+            if rows.size >= GROUP_ROWS:
+                first = int(rows[0])
+                fixed = {c: (float(intervals[c][0][first]), float(intervals[c][1][first])) for c in conditioned}
+                for name, values in self._sample_uniforms(rows.size, rng, fixed).items():
+                    uniforms[name][rows] = values
+        if single:
+            rows = np.sort(np.concatenate(single))
+            bounds = {c: (intervals[c][0][rows], intervals[c][1][rows]) for c in conditioned}
+            part = self._sample_rows(rows.size, rng, bounds)
+            for name, values in part.items():
+                uniforms[name][rows] = values
+        return uniforms
+
+    def _sample_rows(
+        self, n: int, rng: np.random.Generator, bounds: dict[str, tuple[np.ndarray, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """Row ``i`` conditioned on ``bounds[c][0][i] <= u_c <= bounds[c][1][i]``: GHK with ``oversample``
+        candidates per row, one chosen by its importance weight (Gumbel-max), then the other columns from the
+        Gaussian conditional (the same gain for every row: the conditioned columns are the same)."""
+        cols, corr = self.columns_, self.correlation_
+        fixed = list(bounds)
+        idx_c = [cols.index(c) for c in fixed]
+        idx_r = [i for i in range(len(cols)) if i not in idx_c]
+        m = 1 if len(idx_c) == 1 else max(int(self.oversample), 1)
+        repeated = [(np.repeat(bounds[c][0], m), np.repeat(bounds[c][1], m)) for c in fixed]
+        z_c, log_w = self._draw_conditioned(n * m, rng, repeated, corr[np.ix_(idx_c, idx_c)])
+        if m > 1:
+            pick = np.argmax(log_w.reshape(n, m) + rng.gumbel(size=(n, m)), axis=1)
+            z_c = z_c.reshape(n, m, len(idx_c))[np.arange(n), pick]
+        z = np.empty((n, len(cols)))
+        z[:, idx_c] = z_c
+        if idx_r:
+            s_cc = corr[np.ix_(idx_c, idx_c)]
+            s_rc = corr[np.ix_(idx_r, idx_c)]
+            gain = np.linalg.solve(s_cc + 1e-10 * np.eye(len(idx_c)), s_rc.T).T
+            cov = corr[np.ix_(idx_r, idx_r)] - gain @ s_rc.T
+            chol = np.linalg.cholesky(_nearest_correlation(cov, keep_scale=True))
+            z[:, idx_r] = z_c @ gain.T + rng.standard_normal((n, len(idx_r))) @ chol.T
+        out = {c: special.ndtr(z[:, i]) for i, c in enumerate(cols)}
+        for c in fixed:
+            out[c] = np.clip(out[c], bounds[c][0], bounds[c][1])
+        return out
+
     @staticmethod
     def _draw_conditioned(
         n: int, rng: np.random.Generator, bounds: list[tuple[float, float]], s_cc: np.ndarray
@@ -149,16 +208,22 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
         for j, (lo, hi) in enumerate(bounds):
             mean = eta[:, :j] @ chol[j, :j]
             sd = chol[j, j]
-            a = (_ndtri(np.array(lo)) - mean) / sd
-            b = (_ndtri(np.array(hi)) - mean) / sd
-            if hi - lo <= 1e-12:  # a pinned value: density weight
-                z[:, j] = _ndtri(np.array(lo))
+            a = (_ndtri(np.asarray(lo)) - mean) / sd
+            b = (_ndtri(np.asarray(hi)) - mean) / sd
+            pinned = np.asarray(hi) - np.asarray(lo) <= 1e-12  # a pinned value: density weight
+            if np.all(pinned):
+                z[:, j] = _ndtri(np.asarray(lo))
                 eta[:, j] = a
                 log_w += -0.5 * a**2 - np.log(sd)
                 continue
             pa, pb = special.ndtr(a), special.ndtr(b)
             mass = np.maximum(pb - pa, 1e-300)
             e = special.ndtri(np.clip(pa + rng.random(n) * (pb - pa), _EPS, 1 - _EPS))
+            if np.any(pinned):  # rows differ (one interval per row): pinned rows as above, the others truncated
+                eta[:, j] = np.where(pinned, a, e)
+                z[:, j] = np.where(pinned, _ndtri(np.asarray(lo)), mean + sd * e)
+                log_w += np.where(pinned, -0.5 * a**2 - np.log(sd), np.log(mass))
+                continue
             eta[:, j] = e
             z[:, j] = mean + sd * e
             log_w += np.log(mass)

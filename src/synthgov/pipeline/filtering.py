@@ -60,6 +60,7 @@ def apply(run: ReleaseRun) -> dict[str, Any]:
     from synthgov.evaluation.distances import MixedNeighbors
     from synthgov.evaluation.fidelity import quality_scores
     from synthgov.evaluation.prepare import Encoding, load_tables
+    from synthgov.pipeline.value_rules import draw
 
     assert run.table is not None and run.data is not None
     schema = run.model.schema_
@@ -85,7 +86,7 @@ def apply(run: ReleaseRun) -> dict[str, Any]:
         if not flagged.size:
             break
         wanted = conditions.iloc[flagged].reset_index(drop=True) if isinstance(conditions, pd.DataFrame) else conditions
-        fresh = run.model.sample(flagged.size, seed=int(rng.integers(2**31)) + round_, conditions=wanted)
+        fresh = draw(run, flagged.size, int(rng.integers(2**31)) + round_, wanted)
         fresh.index = flagged  # the new rows take the places of the close ones
         data = pd.concat([data.drop(index=flagged), fresh]).sort_index()
         resampled += flagged.size

@@ -54,6 +54,7 @@ class ReleaseOptions:
     replace: tuple[str, ...] | list[str] = ()
     real_share: float | None = None  # --mode hybrid: the share of released rows that are real rows
     model_path: str | Path | None = None  # where `synthgov fit` writes the model (a DP model's charge names it)
+    rules: Any = None  # value rules every released row satisfies: a file, a list of rules, or a RuleSet
 
     @classmethod
     def of(cls, options: dict[str, Any]) -> ReleaseOptions:
@@ -89,6 +90,9 @@ class ReleaseRun:
     filtering: dict[str, Any] | None = None  # the privacy filter's section of the manifest, when it ran
     partial: dict[str, Any] | None = None  # a partially synthetic release's columns (the manifest's section)
     hybrid: dict[str, Any] | None = None  # a hybrid release's ratio (the manifest's section)
+    rules: Any = None  # the value rules (a RuleSet), when the release has some
+    rule_check: Any = None  # what the real table said about them before fitting (None for a DP release)
+    rules_drawn: dict[str, Any] | None = None  # what enforcing them took when rows were drawn
     real_rows: Any = None  # a hybrid release: the boolean mask of its real rows (never written anywhere)
     workdir: Path | None = None  # the staging folder the release is built in, until it is swapped into place
     held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # the lock on the target folder

@@ -40,6 +40,11 @@ def sign_run(run: ReleaseRun) -> None:
         predicate["hybrid"] = run.hybrid
     if run.filtering is not None:
         predicate["privacy_filter"] = run.filtering
+    from synthgov.pipeline.value_rules import section
+
+    value_rules = section(run)
+    if value_rules is not None:
+        predicate["value_rules"] = value_rules
     if run.budget is not None:
         from synthgov.pipeline.privacy import manifest_privacy, manifest_source
 

@@ -1,4 +1,4 @@
-"""The named stages of a release, in order: claim -> keys -> guard -> charge -> fit -> sample -> privacy_filter
+"""The named stages of a release, in order: claim -> keys -> guard -> rules -> charge -> fit -> sample -> privacy_filter
 -> watermark -> measure -> write -> evaluate -> sign -> record -> publish -> settle.
 
 Each takes the :class:`~synthgov.pipeline.run.ReleaseRun` and fills its part; ``generate``
@@ -99,6 +99,14 @@ def guard(run: ReleaseRun) -> None:
     logger.info("guard: %s", run.verdict.describe())
 
 
+def rules(run: ReleaseRun) -> None:
+    """Value rules (``--rules``, or ``rules:`` in the schema file) measured on the real table before any fitting:
+    a rule over an unknown column, one that nothing satisfies, or rules that contradict each other stop the run."""
+    from synthgov.pipeline.value_rules import prepare
+
+    prepare(run)
+
+
 def charge(run: ReleaseRun) -> None:
     """A DP generator's itemised privacy cost is reserved in the source's budget ledger before it reads the data
     (refused past the policy's cap, exit code 4); other generators pass through."""
@@ -131,7 +139,9 @@ def sample(run: ReleaseRun) -> None:
         return
     default = len(run.table) if run.table is not None else (run.model.spec_.rows or 1000)
     rows = options.rows or default
-    run.data = run.model.sample(rows, conditions=options.conditions)
+    from synthgov.pipeline.value_rules import draw
+
+    run.data = draw(run, rows, None, options.conditions)
 
 
 def privacy_filter(run: ReleaseRun) -> None:

@@ -171,6 +171,7 @@ Synthetic data made by synthgov {p["code"]["version"]} with the `{p["generator"]
 ## Composition
 {p["release"]["rows"]:,} rows; {p["synthetic_category"]}. {_composition_line(p)} {copies_sentence(p.get("copies"))}
 {_filter_line(p.get("privacy_filter"))}
+{_rules_line(p.get("value_rules"))}
 
 | file | rows | sha256 |
 |---|---|---|
@@ -224,6 +225,24 @@ def _filter_line(section: dict[str, Any] | None) -> str:
         f"{section['threshold']:.4g} ({section['threshold_source']}); {section['rows_drawn_again']:,} draws again, "
         f"{section['rows_dropped']:,} rows dropped; fidelity (overall) "
         f"{section['fidelity_overall_before']:.3f} before, {section['fidelity_overall_after']:.3f} after."
+    )
+
+
+def _rules_line(section: dict[str, Any] | None) -> str:
+    if not section:
+        return "No value rules were declared."
+    rules = section["rules"]
+    broken = [r for r in rules if r.get("real_violation_rate")]
+    real = (
+        "; broken by some real rows: "
+        + ", ".join(f"{r['name']} ({100 * r['real_violation_rate']:.3g}%)" for r in broken)
+        if broken
+        else ""
+    )
+    return (
+        f"Value rules: {len(rules)} rules ({', '.join(r['name'] for r in rules)}), checked on all "
+        f"{section['checked_rows']:,} released rows: 0 violations; {section['rows_drawn_again']:,} rows were drawn "
+        f"again under rule-satisfying conditions{real}."
     )
 
 
