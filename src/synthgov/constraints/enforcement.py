@@ -36,7 +36,14 @@ METHOD = (
     "the same model drew under the same conditions, and the model draws the rest of the row conditioned on them; "
     "every released row is then checked against every rule"
 )
+MARGINALS = (
+    "; donors are weighted by iterative proportional fitting so that each rule column keeps the marginal of the "
+    "model's first draw (numbers in deciles)"
+)
+EXACT = "; donors are drawn uniformly, so the rows follow the model conditioned on the rules"
 MIN_EXTRA_DRAW = 1_000
+IPF_ROUNDS = 25
+BINS = 10
 MAX_EXTRA_FACTOR = 50  # one top-up draw is at most this many times the rows that need donors (plus MIN_EXTRA_DRAW)
 
 
@@ -45,9 +52,17 @@ class RulesNotSatisfiable(InputError):
 
 
 def sample_satisfying(
-    model: Any, n: int, rules: RuleSet, *, seed: int | None = None, conditions: Any = None
+    model: Any,
+    n: int,
+    rules: RuleSet,
+    *,
+    seed: int | None = None,
+    conditions: Any = None,
+    keep_marginals: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """``n`` rows of ``model`` that satisfy every rule of ``rules``, and what it took (for the manifest)."""
+    """``n`` rows of ``model`` that satisfy every rule of ``rules``, and what it took (for the manifest).
+    ``keep_marginals`` (default): donors are weighted so that each rule column keeps the first draw's marginal;
+    False: donors are uniform, so the rows follow the model conditioned on the rules exactly."""
     if seed is None:  # the model's own replayable stream, as model.sample(n) without a seed would use
         seed = int(model._sample_rng(None).integers(2**63))
     streams = np.random.default_rng([seed, 21])
@@ -63,7 +78,7 @@ def sample_satisfying(
     if redrawn:
         with progress.step(f"rules: {redrawn:,} of {n:,} rows drawn again under rule-satisfying conditions"):
             rows = np.flatnonzero(bad)
-            wanted = _resample_conditions(model, rules, data, ~bad, rows, conditions, streams)
+            wanted = _resample_conditions(model, rules, data, ~bad, rows, conditions, streams, keep_marginals)
             fresh = model.sample(rows.size, seed=int(streams.integers(2**63)), conditions=wanted)
             fresh.index = rows
             data.iloc[rows] = fresh[data.columns]
@@ -73,7 +88,7 @@ def sample_satisfying(
         raise RuntimeError(f"{model.name}: rows still break rules after resampling: {broken}")
     logger.info("rules: %d of %d rows drawn again; 0 violations in the released rows", redrawn, n)
     return data, {
-        "method": METHOD,
+        "method": METHOD + (MARGINALS if keep_marginals else EXACT),
         "rows": n,
         "rows_drawn_again": redrawn,
         "violations_in_first_draw": drawn,
@@ -113,6 +128,7 @@ def _resample_conditions(
     rows: np.ndarray,
     conditions: Any,
     streams: np.random.Generator,
+    keep_marginals: bool,
 ) -> pd.DataFrame:
     """For each row to draw again: its own conditions plus the rule columns of a donor drawn under them."""
     per_row, keys = _condition_keys(conditions, len(data))
@@ -128,15 +144,18 @@ def _resample_conditions(
         own = np.flatnonzero((keys == key) & valid)
         pool = data.iloc[own] if not rules.unique_columns else data.iloc[:0]
         share = own.size / max(int((keys == key).sum()), 1)
-        if len(pool) < targets.size:
-            pool = pd.concat(
-                [pool, _extra_donors(model, rules, targets.size - len(pool), share, group_conditions, used, streams)],
-                ignore_index=True,
-            )
+        wanted_pool = (2 if keep_marginals else 1) * targets.size  # room to choose donors that keep marginals
+        if len(pool) < wanted_pool:
+            more = _extra_donors(model, rules, wanted_pool - len(pool), share, group_conditions, used, streams)
+            pool = pd.concat([pool, more], ignore_index=True)
         if pool.empty:
             raise RulesNotSatisfiable(_unsatisfiable(model, rules, group_conditions))
         if len(pool) >= targets.size:
-            chosen = streams.choice(len(pool), size=targets.size, replace=False)
+            weights = None
+            if keep_marginals:
+                group = np.flatnonzero(keys == key)
+                weights = marginal_weights(pool, data.iloc[group], data.iloc[own], targets.size, columns)
+            chosen = streams.choice(len(pool), size=targets.size, replace=False, p=weights)
         elif rules.unique_columns:
             raise RulesNotSatisfiable(
                 f"{model.name}: too few unused values for the unique column(s) {', '.join(rules.unique_columns)}"
@@ -197,3 +216,58 @@ def _unsatisfiable(model: Any, rules: RuleSet, conditions: dict[str, Any] | None
         f"the {model.name} model gives no row that satisfies every rule{where}; check the rules against the data "
         f"(synthgov reports each rule's real violation rate before fitting): {', '.join(r.name for r in rules)}"
     )
+
+
+def marginal_weights(
+    pool: pd.DataFrame, everything: pd.DataFrame, kept: pd.DataFrame, need: int, columns: list[str]
+) -> np.ndarray:
+    """Weights on the donor pool (iterative proportional fitting) so that the kept rows plus ``need`` donors have,
+    in each rule column, the marginal of ``everything`` (the first draw, violating rows included): the donors
+    make up for what removing the violating rows took from each category (or decile of a number)."""
+    weights = np.ones(len(pool))
+    margins = []
+    for column in columns:
+        labels_pool, labels_all, labels_kept, size = _bins(pool[column], everything[column], kept[column])
+        target = np.bincount(labels_all, minlength=size).astype(np.float64)
+        have = np.bincount(labels_kept, minlength=size).astype(np.float64)
+        want = np.clip(target - have, 0, None)
+        if want.sum() <= 0:
+            continue
+        margins.append((labels_pool, want / want.sum() * need))
+    for _ in range(IPF_ROUNDS):
+        for labels, want in margins:
+            current = np.bincount(labels, weights=weights, minlength=want.size)
+            factor = np.divide(want, current, out=np.zeros_like(want), where=current > 0)
+            weights *= factor[labels]
+    if not np.isfinite(weights).all() or weights.sum() <= 0:
+        logger.info("rules: the donor weights did not settle; donors drawn uniformly")
+        weights = np.ones(len(pool))
+    weights = weights + 1e-9 * weights.mean()  # every donor stays possible (sampling without replacement)
+    return weights / weights.sum()
+
+
+def _bins(pool: pd.Series, everything: pd.Series, kept: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """One label per value: the category (missing its own), or the decile of ``everything`` for numbers/dates."""
+    numeric = pd.api.types.is_numeric_dtype(everything.dtype) and not pd.api.types.is_bool_dtype(everything.dtype)
+    if numeric or pd.api.types.is_datetime64_any_dtype(everything.dtype):
+
+        def numbers(series: pd.Series) -> np.ndarray:
+            if pd.api.types.is_datetime64_any_dtype(series.dtype):
+                values = series.astype("datetime64[us]").astype("int64").to_numpy(dtype=np.float64)
+                return np.where(series.isna().to_numpy(), np.nan, values)
+            return series.to_numpy(dtype=np.float64, na_value=np.nan)
+
+        reference = numbers(everything)
+        present = reference[np.isfinite(reference)]
+        edges = np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1)))[1:-1] if present.size else np.array([])
+
+        def label(series: pd.Series) -> np.ndarray:
+            x = numbers(series)
+            return np.where(np.isfinite(x), np.searchsorted(edges, x, side="right"), edges.size + 1)
+
+        return label(pool), label(everything), label(kept), edges.size + 2
+    codes, _ = pd.factorize(
+        pd.concat([pool, everything, kept], ignore_index=True).astype(object), use_na_sentinel=False
+    )
+    a, b = len(pool), len(pool) + len(everything)
+    return codes[:a], codes[a:b], codes[b:], int(codes.max()) + 1 if codes.size else 1

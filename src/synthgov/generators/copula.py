@@ -28,6 +28,7 @@ from synthgov.generators.base import Intervals, TabularSynthesizer
 from synthgov.generators.marginals import CategoricalMarginal
 
 _EPS = 1e-9
+ROW_CANDIDATES = 8  # a row conditioned alone weighs ROW_CANDIDATES x oversample candidates (GHK importance weights)
 GROUP_ROWS = 64  # rows sharing one condition drawn together (pooled importance resampling) from this many up
 
 
@@ -175,7 +176,7 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
         fixed = list(bounds)
         idx_c = [cols.index(c) for c in fixed]
         idx_r = [i for i in range(len(cols)) if i not in idx_c]
-        m = 1 if len(idx_c) == 1 else max(int(self.oversample), 1)
+        m = 1 if len(idx_c) == 1 else ROW_CANDIDATES * max(int(self.oversample), 1)
         repeated = [(np.repeat(bounds[c][0], m), np.repeat(bounds[c][1], m)) for c in fixed]
         z_c, log_w = self._draw_conditioned(n * m, rng, repeated, corr[np.ix_(idx_c, idx_c)])
         if m > 1:
