@@ -156,6 +156,19 @@ class RulesSpec(BaseModel):
     rules: list[str] = Field(default_factory=list)
 
 
+class DriftPolicy(_Strict):
+    """Thresholds of the drift monitor (``synthgov drift``; docs/governance.md): a change drifts when it crosses
+    its threshold and its test rejects "no change" at ``alpha`` (Bonferroni over the findings)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+    rule_drop: float | None = Field(None, ge=0, le=1)
+    marginal_distance: float | None = Field(None, ge=0, le=1)
+    pair_drop: float | None = Field(None, ge=0, le=1)
+    share_shift: float | None = Field(None, ge=0, le=1)
+    label_rate_shift: float | None = Field(None, ge=0, le=1)
+    alpha: float | None = Field(None, gt=0, lt=1)
+
+
 class PolicyFile(_Strict):
     """Caps on what a release may be trained on (``$SYNTHGOV_HOME/policy.yaml`` or ``--policy``) and on the privacy
     budget of each source (``max_epsilon``, composed in zCDP and stated at ``budget_delta``, default 1e-5)."""
@@ -165,6 +178,7 @@ class PolicyFile(_Strict):
     max_epsilon: float | None = Field(None, gt=0)
     budget_delta: float | None = Field(None, gt=0, lt=1)
     privacy_filter_distance: float | None = Field(None, ge=0)
+    drift: DriftPolicy | None = None
 
 
 class AuditClause(_Strict):

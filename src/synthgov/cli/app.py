@@ -5,7 +5,20 @@ from __future__ import annotations
 import typer
 
 from synthgov import __version__
-from synthgov.cli import audit, budget, collapse, detect, evaluate, generate, origin, release, rules, schema, service
+from synthgov.cli import (
+    audit,
+    budget,
+    collapse,
+    detect,
+    drift,
+    evaluate,
+    generate,
+    origin,
+    release,
+    rules,
+    schema,
+    service,
+)
 
 
 def _flags_without_a_value_type() -> None:
@@ -53,6 +66,7 @@ release.register(app)
 detect.register(app)
 schema.register(app)
 rules.register(app)
+drift.register(app)
 collapse.register(app)
 budget.register(app)
 origin.register(app)

@@ -131,13 +131,15 @@ class Policy:
     """Caps on what a release may be trained on (``policy.yaml`` in ``$SYNTHGOV_HOME``, or ``--policy FILE``):
     ``max_generation_depth`` (0: releases only from real data) and ``max_synthetic_share``; and the privacy budget
     of each source, ``max_epsilon`` at ``budget_delta`` (:mod:`synthgov.privacy.budget`); the privacy filter's
-    ``privacy_filter_distance`` (:mod:`synthgov.pipeline.filtering`)."""
+    ``privacy_filter_distance`` (:mod:`synthgov.pipeline.filtering`); the drift monitor's thresholds, ``drift``
+    (:mod:`synthgov.governance.drift`)."""
 
     max_generation_depth: int | None = None
     max_synthetic_share: float | None = None
     max_epsilon: float | None = None
     budget_delta: float | None = None
     privacy_filter_distance: float | None = None
+    drift: dict[str, float] | None = None  # the drift monitor's thresholds (synthgov.governance.drift.Thresholds)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Policy:
@@ -161,6 +163,7 @@ class Policy:
             checked.max_epsilon,  # type: ignore[attr-defined]
             checked.budget_delta,  # type: ignore[attr-defined]
             checked.privacy_filter_distance,  # type: ignore[attr-defined]
+            checked.drift.model_dump(exclude_none=True) if checked.drift is not None else None,  # type: ignore[attr-defined]
         )
 
     def violations(self, verdict: GuardVerdict) -> list[str]:
