@@ -1,19 +1,27 @@
-"""Every generated row satisfies every value rule, by exact conditional resampling (issue 21).
+"""Every generated row satisfies every value rule, by whole-row replacement and exact conditional resampling
+(issue 21).
 
 The method, for any generator whose conditions are exact (all of synthgov's data-driven generators):
 
 1. draw ``n`` rows as usual (the same rows as without rules, for the same seed);
-2. the rows that break a rule keep nothing but their own conditions: the values of *every* rule column are taken
-   from a donor, a row that the same model drew under the same conditions and that satisfies every rule, and the
-   rest of the row is drawn by the model conditioned on them.
+2. for the generators whose conditions on many columns are approximate (ctgan, tvae, ddpm), the rows that break a
+   rule are replaced by whole rule-satisfying rows of one more draw under the same conditions, sized from the
+   measured satisfaction rate (:data:`WHOLE_ROW_POOL` candidates per row to replace);
+3. every row still to replace (all of them for the other generators) keeps nothing but its own conditions: the values of
+   *every* rule column are taken from a donor, a row that the same model drew under the same conditions and that
+   satisfies every rule, and the rest of the row is drawn by the model conditioned on them. This step always
+   completes: no rejection loop, no give-up.
 
 Why this is exact: a donor is a draw of P(x | conditions, rules hold), so its rule columns follow
 P(rule columns | conditions, rules hold); the rest of the row is drawn from P(rest | rule columns, conditions),
 and because the rules read only the rule columns, P(x | rules hold) = P(rule columns | rules hold) · P(rest | rule
 columns). The result has the distribution that rejection sampling would give with unlimited tries, with no tries
-at all: every row satisfies every rule by construction. Donors come without replacement from the first draw's
-satisfying rows, topped up by one more draw sized by the measured satisfaction rate when they are too few. A
-``unique`` column takes donors from fresh draws only, with values not used yet.
+at all: every row satisfies every rule by construction. Whole rows of step 2 are draws of P(x | rules hold)
+themselves (and need no conditioning, which some generators only approximate over many columns). Donors of step 3
+come without replacement from the first draw's satisfying rows, topped up by one more draw sized by the measured
+satisfaction rate when they are too few. A ``unique`` column takes values not used yet. By default the candidates
+of steps 2 and 3 are weighted (iterative proportional fitting) so that each rule column keeps the marginal of the
+model's first draw; ``keep_marginals=False`` draws them uniformly (the model conditioned on the rules, exactly).
 """
 
 from __future__ import annotations
@@ -32,9 +40,10 @@ from synthgov.errors import InputError
 logger = logging.getLogger(__name__)
 
 METHOD = (
-    "exact conditional resampling: a row that breaks a rule takes every rule column from a rule-satisfying row that "
-    "the same model drew under the same conditions, and the model draws the rest of the row conditioned on them; "
-    "every released row is then checked against every rule"
+    "a row that breaks a rule is replaced by a whole rule-satisfying row of one more draw of the model under the same "
+    "conditions; any still missing by exact conditional resampling (every rule column from a rule-satisfying row the "
+    "model drew, the rest of the row drawn conditioned on them); every released row is then checked against every "
+    "rule"
 )
 MARGINALS = (
     "; donors are weighted by iterative proportional fitting so that each rule column keeps the marginal of the "
@@ -42,7 +51,10 @@ MARGINALS = (
 )
 EXACT = "; donors are drawn uniformly, so the rows follow the model conditioned on the rules"
 MIN_EXTRA_DRAW = 1_000
+WHOLE_ROW_POOL = 3  # rule-satisfying rows of the extra draw per row to replace (room to keep the marginals)
 IPF_ROUNDS = 25
+POOL_PER_ROW = 20  # donors considered per row drawn again (at least MIN_POOL)
+MIN_POOL = 5_000
 BINS = 10
 MAX_EXTRA_FACTOR = 50  # one top-up draw is at most this many times the rows that need donors (plus MIN_EXTRA_DRAW)
 
@@ -59,10 +71,17 @@ def sample_satisfying(
     seed: int | None = None,
     conditions: Any = None,
     keep_marginals: bool = True,
+    whole_rows: bool | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``n`` rows of ``model`` that satisfy every rule of ``rules``, and what it took (for the manifest).
     ``keep_marginals`` (default): donors are weighted so that each rule column keeps the first draw's marginal;
-    False: donors are uniform, so the rows follow the model conditioned on the rules exactly."""
+    False: donors are uniform, so the rows follow the model conditioned on the rules exactly. ``whole_rows``: a row
+    that breaks a rule is first replaced by a whole rule-satisfying row of one more draw (no conditioning needed);
+    False: every such row goes through conditional resampling; None (default): whole rows for the generators whose
+    joint conditions are approximate (ctgan, tvae, ddpm), conditional resampling for the others (measured better
+    for each: benchmarks/value_rules.py)."""
+    if whole_rows is None:
+        whole_rows = bool(getattr(model, "approximate_joint_conditions", False))
     if seed is None:  # the model's own replayable stream, as model.sample(n) without a seed would use
         seed = int(model._sample_rng(None).integers(2**63))
     streams = np.random.default_rng([seed, 21])
@@ -78,11 +97,19 @@ def sample_satisfying(
     if redrawn:
         with progress.step(f"rules: {redrawn:,} of {n:,} rows drawn again under rule-satisfying conditions"):
             rows = np.flatnonzero(bad)
-            wanted = _resample_conditions(model, rules, data, ~bad, rows, conditions, streams, keep_marginals)
-            fresh = model.sample(rows.size, seed=int(streams.integers(2**63)), conditions=wanted)
-            fresh.index = rows
-            data.iloc[rows] = fresh[data.columns]
-    left = rules.violations(data)
+            if whole_rows:
+                rows = _replace_whole_rows(model, rules, data, ~bad, rows, conditions, streams, keep_marginals)
+            conditioned = int(rows.size)
+            if rows.size:
+                wanted = _resample_conditions(model, rules, data, ~bad, rows, conditions, streams, keep_marginals)
+                fresh = model.sample(rows.size, seed=int(streams.integers(2**63)), conditions=wanted)
+                fresh.index = rows
+                data.iloc[rows] = fresh[data.columns]
+    else:
+        conditioned = 0
+    # checked again: the rows drawn again (the others were checked above), and every unique column whole
+    again = data.iloc[np.flatnonzero(bad)]
+    left = {rule.name: int((~rule.holds(data if rule.kind == "unique" else again)).sum()) for rule in rules}
     broken = {name: count for name, count in left.items() if count}
     if broken:  # a generator that does not keep its conditions exactly: a bug, never a silent wrong release
         raise RuntimeError(f"{model.name}: rows still break rules after resampling: {broken}")
@@ -91,6 +118,8 @@ def sample_satisfying(
         "method": METHOD + (MARGINALS if keep_marginals else EXACT),
         "rows": n,
         "rows_drawn_again": redrawn,
+        "rows_replaced_whole": redrawn - conditioned,
+        "rows_resampled_conditionally": conditioned,
         "violations_in_first_draw": drawn,
         "violations_released": left,
     }
@@ -118,6 +147,48 @@ def _condition_keys(conditions: Any, n: int) -> tuple[pd.DataFrame | None, np.nd
         codes = frame.astype(object).where(frame.notna(), None).astype(str).agg("\x00".join, axis=1)
         return frame, pd.factorize(codes)[0]
     return None, np.zeros(n, dtype=np.int64)
+
+
+def _replace_whole_rows(
+    model: Any,
+    rules: RuleSet,
+    data: pd.DataFrame,
+    valid: np.ndarray,
+    rows: np.ndarray,
+    conditions: Any,
+    streams: np.random.Generator,
+    keep_marginals: bool,
+) -> np.ndarray:
+    """Put whole rule-satisfying rows of one more draw (under each row's conditions) in the places of ``rows``;
+    return the rows still to draw (when that draw gave too few)."""
+    per_row, keys = _condition_keys(conditions, len(data))
+    used = {c: set(data.loc[valid, c].dropna().tolist()) for c in rules.unique_columns}
+    left = []
+    for key in np.unique(keys[rows]):
+        targets = rows[keys[rows] == key]
+        group = np.flatnonzero(keys == key)
+        group_conditions = _group_conditions(conditions, per_row, int(targets[0]))
+        share = float(valid[group].mean())
+        pool = _extra_donors(model, rules, WHOLE_ROW_POOL * targets.size, share, group_conditions, used, streams)
+        take = min(len(pool), targets.size)
+        if take == 0:
+            left.append(targets)
+            continue
+        weights = None
+        if keep_marginals and take == targets.size:
+            weights = marginal_weights(pool, data.iloc[group], valid[group], take, rules.columns)
+        chosen = pool.iloc[streams.choice(len(pool), size=take, replace=False, p=weights)]
+        placed = targets[:take] if take == targets.size else streams.choice(targets, size=take, replace=False)
+        chosen.index = placed
+        data.iloc[placed] = chosen[data.columns]
+        for column in used:
+            used[column].update(chosen[column].dropna().tolist())
+        left.append(np.setdiff1d(targets, placed))
+    remaining = np.sort(np.concatenate(left)) if left else np.array([], dtype=np.int64)
+    logger.info(
+        "rules: %d rows replaced whole, %d left to conditional resampling", rows.size - remaining.size, remaining.size
+    )
+    return remaining
 
 
 def _resample_conditions(
@@ -150,11 +221,14 @@ def _resample_conditions(
             pool = pd.concat([pool, more], ignore_index=True)
         if pool.empty:
             raise RulesNotSatisfiable(_unsatisfiable(model, rules, group_conditions))
+        cap = max(POOL_PER_ROW * targets.size, MIN_POOL)
+        if len(pool) > cap:  # the pool's rows are independent draws: a random part of it is as good a pool
+            pool = pool.iloc[np.sort(streams.choice(len(pool), size=cap, replace=False))]
         if len(pool) >= targets.size:
             weights = None
             if keep_marginals:
                 group = np.flatnonzero(keys == key)
-                weights = marginal_weights(pool, data.iloc[group], data.iloc[own], targets.size, columns)
+                weights = marginal_weights(pool, data.iloc[group], np.isin(group, own), targets.size, columns)
             chosen = streams.choice(len(pool), size=targets.size, replace=False, p=weights)
         elif rules.unique_columns:
             raise RulesNotSatisfiable(
@@ -219,17 +293,18 @@ def _unsatisfiable(model: Any, rules: RuleSet, conditions: dict[str, Any] | None
 
 
 def marginal_weights(
-    pool: pd.DataFrame, everything: pd.DataFrame, kept: pd.DataFrame, need: int, columns: list[str]
+    pool: pd.DataFrame, everything: pd.DataFrame, kept: np.ndarray, need: int, columns: list[str]
 ) -> np.ndarray:
-    """Weights on the donor pool (iterative proportional fitting) so that the kept rows plus ``need`` donors have,
-    in each rule column, the marginal of ``everything`` (the first draw, violating rows included): the donors
-    make up for what removing the violating rows took from each category (or decile of a number)."""
+    """Weights on the donor pool (iterative proportional fitting) so that the kept rows (``kept``: a mask over
+    ``everything``) plus ``need`` donors have, in each rule column, the marginal of ``everything`` (the first draw,
+    violating rows included): the donors make up for what removing the violating rows took from each category (or
+    decile of a number)."""
     weights = np.ones(len(pool))
     margins = []
     for column in columns:
-        labels_pool, labels_all, labels_kept, size = _bins(pool[column], everything[column], kept[column])
+        labels_all, labels_pool, size = _bins(everything[column], pool[column])
         target = np.bincount(labels_all, minlength=size).astype(np.float64)
-        have = np.bincount(labels_kept, minlength=size).astype(np.float64)
+        have = np.bincount(labels_all[kept], minlength=size).astype(np.float64)
         want = np.clip(target - have, 0, None)
         if want.sum() <= 0:
             continue
@@ -246,8 +321,9 @@ def marginal_weights(
     return weights / weights.sum()
 
 
-def _bins(pool: pd.Series, everything: pd.Series, kept: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """One label per value: the category (missing its own), or the decile of ``everything`` for numbers/dates."""
+def _bins(everything: pd.Series, pool: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """One label per value: the category (missing, or unseen in ``everything``, as one more label), or the decile
+    of ``everything`` for numbers and dates (missing as its own label)."""
     numeric = pd.api.types.is_numeric_dtype(everything.dtype) and not pd.api.types.is_bool_dtype(everything.dtype)
     if numeric or pd.api.types.is_datetime64_any_dtype(everything.dtype):
 
@@ -261,13 +337,12 @@ def _bins(pool: pd.Series, everything: pd.Series, kept: pd.Series) -> tuple[np.n
         present = reference[np.isfinite(reference)]
         edges = np.unique(np.quantile(present, np.linspace(0, 1, BINS + 1)))[1:-1] if present.size else np.array([])
 
-        def label(series: pd.Series) -> np.ndarray:
-            x = numbers(series)
+        def label(x: np.ndarray) -> np.ndarray:
             return np.where(np.isfinite(x), np.searchsorted(edges, x, side="right"), edges.size + 1)
 
-        return label(pool), label(everything), label(kept), edges.size + 2
-    codes, _ = pd.factorize(
-        pd.concat([pool, everything, kept], ignore_index=True).astype(object), use_na_sentinel=False
-    )
-    a, b = len(pool), len(pool) + len(everything)
-    return codes[:a], codes[a:b], codes[b:], int(codes.max()) + 1 if codes.size else 1
+        return label(reference), label(numbers(pool)), edges.size + 2
+    levels = pd.Index(everything.dropna().unique())
+    other = len(levels)
+    coded_all = levels.get_indexer(everything)
+    coded_pool = levels.get_indexer(pool)
+    return np.where(coded_all < 0, other, coded_all), np.where(coded_pool < 0, other, coded_pool), other + 1

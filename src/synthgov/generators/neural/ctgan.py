@@ -119,6 +119,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
     """
 
     name = "ctgan"
+    approximate_joint_conditions = True
     bfloat16_pays = True
 
     def __init__(

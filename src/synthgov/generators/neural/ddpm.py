@@ -88,6 +88,7 @@ class DDPMSynthesizer(NeuralSynthesizer):
     """
 
     name = "ddpm"
+    approximate_joint_conditions = True
     bfloat16_pays = True
 
     def __init__(

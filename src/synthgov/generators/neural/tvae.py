@@ -94,6 +94,7 @@ class TVAESynthesizer(NeuralSynthesizer):
     """
 
     name = "tvae"
+    approximate_joint_conditions = True
     bfloat16_pays = True
 
     def __init__(
