@@ -28,7 +28,7 @@ from synthgov.generators.base import Intervals, TabularSynthesizer
 from synthgov.generators.marginals import CategoricalMarginal
 
 _EPS = 1e-9
-ROW_CANDIDATES = 8  # a row conditioned alone weighs ROW_CANDIDATES x oversample candidates (GHK importance weights)
+ROW_CANDIDATES = 4  # a row conditioned alone weighs ROW_CANDIDATES x oversample candidates (GHK importance weights)
 GROUP_ROWS = 64  # rows sharing one condition drawn together (pooled importance resampling) from this many up
 
 
@@ -178,7 +178,8 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
         idx_r = [i for i in range(len(cols)) if i not in idx_c]
         m = 1 if len(idx_c) == 1 else ROW_CANDIDATES * max(int(self.oversample), 1)
         repeated = [(np.repeat(bounds[c][0], m), np.repeat(bounds[c][1], m)) for c in fixed]
-        z_c, log_w = self._draw_conditioned(n * m, rng, repeated, corr[np.ix_(idx_c, idx_c)])
+        scores = [(np.repeat(_ndtri(bounds[c][0]), m), np.repeat(_ndtri(bounds[c][1]), m)) for c in fixed]
+        z_c, log_w = self._draw_conditioned(n * m, rng, repeated, corr[np.ix_(idx_c, idx_c)], scores)
         if m > 1:
             pick = np.argmax(log_w.reshape(n, m) + rng.gumbel(size=(n, m)), axis=1)
             z_c = z_c.reshape(n, m, len(idx_c))[np.arange(n), pick]
@@ -198,9 +199,14 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
 
     @staticmethod
     def _draw_conditioned(
-        n: int, rng: np.random.Generator, bounds: list[tuple[float, float]], s_cc: np.ndarray
+        n: int,
+        rng: np.random.Generator,
+        bounds: list[tuple[Any, Any]],
+        s_cc: np.ndarray,
+        scores: list[tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """GHK: conditioned scores one by one from truncated conditional normals, with log importance weights."""
+        """GHK: conditioned scores one by one from truncated conditional normals, with log importance weights.
+        ``scores``: the bounds' normal scores when the caller has them (computed once per row, not per candidate)."""
         k = len(bounds)
         chol = np.linalg.cholesky(s_cc + 1e-10 * np.eye(k))
         eta = np.zeros((n, k))
@@ -209,11 +215,12 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
         for j, (lo, hi) in enumerate(bounds):
             mean = eta[:, :j] @ chol[j, :j]
             sd = chol[j, j]
-            a = (_ndtri(np.asarray(lo)) - mean) / sd
-            b = (_ndtri(np.asarray(hi)) - mean) / sd
+            z_lo, z_hi = scores[j] if scores is not None else (_ndtri(np.asarray(lo)), _ndtri(np.asarray(hi)))
+            a = (z_lo - mean) / sd
+            b = (z_hi - mean) / sd
             pinned = np.asarray(hi) - np.asarray(lo) <= 1e-12  # a pinned value: density weight
             if np.all(pinned):
-                z[:, j] = _ndtri(np.asarray(lo))
+                z[:, j] = z_lo
                 eta[:, j] = a
                 log_w += -0.5 * a**2 - np.log(sd)
                 continue
@@ -222,7 +229,7 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
             e = special.ndtri(np.clip(pa + rng.random(n) * (pb - pa), _EPS, 1 - _EPS))
             if np.any(pinned):  # rows differ (one interval per row): pinned rows as above, the others truncated
                 eta[:, j] = np.where(pinned, a, e)
-                z[:, j] = np.where(pinned, _ndtri(np.asarray(lo)), mean + sd * e)
+                z[:, j] = np.where(pinned, z_lo, mean + sd * e)
                 log_w += np.where(pinned, -0.5 * a**2 - np.log(sd), np.log(mass))
                 continue
             eta[:, j] = e
