@@ -38,6 +38,13 @@ def collapse_command(
     seed: int = typer.Option(0, "--seed", help="Seed of every random step."),
     out_dir: Path = typer.Option(Path("synthgov-collapse"), "--out", "-o", help="Folder for JSON, CSV and HTML."),
     allow_synthetic: bool = typer.Option(False, "--allow-synthetic", help="Study a table that is itself synthetic."),
+    rules: Path = typer.Option(None, "--rules", help="Value rules whose satisfaction each generation reports."),
+    sensitive: list[str] = typer.Option(
+        None,
+        "--sensitive",
+        help="A column whose group shares (and target rates) the drift monitor compares.",
+        metavar="COLUMN",
+    ),
 ) -> None:
     """Run GENERATIONS generations of each generator on its own output under each regime and report, against
     the real table, fidelity, tails, variance, dead and rare categories, detectability and utility."""
@@ -62,6 +69,8 @@ def collapse_command(
             params={"epochs": epochs} if epochs is not None else None,
             out=out_dir,
             allow_synthetic=allow_synthetic,
+            rules=rules,
+            sensitive=tuple(sensitive or ()),
         )
     from rich.table import Table
 

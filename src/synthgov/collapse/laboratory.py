@@ -84,6 +84,8 @@ def run_collapse(
     out: str | Path | None = None,
     allow_synthetic: bool = False,
     schema: Any = None,
+    rules: Any = None,
+    sensitive: list[str] | tuple[str, ...] = (),
 ) -> CollapseResult:
     """Run ``generations`` generations of each generator under each regime on ``source`` (the real table).
 
@@ -92,7 +94,9 @@ def run_collapse(
     the real rows are held out. ``params`` go to every generator (for example ``{"epochs": 50}``). The input is
     checked by the synthetic-data guard first (``allow_synthetic`` to study a table that is itself synthetic).
     ``schema`` (a schema file or :class:`~synthgov.table.schema.Schema`) overrides inference, for the real table,
-    the test rows and every generation's fit.
+    the test rows and every generation's fit. Every generation is also compared with the real table by the drift
+    monitor (:mod:`synthgov.governance.drift`: ``rules`` satisfaction, columns, pairs, and with ``sensitive`` the
+    group shares and ``target`` rates): the count of drifted values and their names are in each generation's row.
     """
     from synthgov.generators import registry
     from synthgov.governance.guard import enforce
@@ -126,6 +130,15 @@ def run_collapse(
     n_rows = len(real)
     if schema is not None and not isinstance(schema, Schema):
         schema = Schema.load(schema)
+    from synthgov.constraints.value_rules import load_rules
+    from synthgov.governance.drift import compare
+
+    ruleset = load_rules(rules)
+    if ruleset is not None:
+        ruleset.check_columns(list(real.columns))
+    for column in sensitive:
+        if column not in real.columns:
+            raise InputError(f"unknown sensitive column '{column}' (columns: {', '.join(map(str, real.columns))})")
     with progress.step("collapse: reference metrics of the real table"):
         ref = Reference.build(real, test_df, target, seed, schema=schema)
     records: list[dict[str, Any]] = []
@@ -142,6 +155,12 @@ def run_collapse(
                 loop = generations_of(regime, real, fit_sample, generations, seed=seed, fresh_share=fresh_share)
                 for generation, train, share, synthetic, seconds in loop:
                     card = generation_metrics(ref, synthetic, seed + generation)
+                    drift = compare(real, synthetic, rules=ruleset, sensitive=sensitive, target=target)
+                    card["drifted_values"] = len(drift.drifted)
+                    if ruleset is not None:
+                        rates = [f.candidate for f in drift.findings if f.kind == "rule"]
+                        card["lowest_rule_satisfaction"] = round(float(min(rates)), 6)
+                    card["drifted"] = "; ".join(f"{f.kind} {f.subject}" for f in drift.drifted)
                     row = {
                         "generator": name,
                         "regime": regime,
