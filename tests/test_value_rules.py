@@ -280,3 +280,21 @@ def test_slow_generators_release_zero_violations(name: str, rules, small_adult: 
     assert by_hand(release.data).all().all()
     section = json.loads((tmp_path / "r" / "manifest.json").read_text())["statement"]["predicate"]["value_rules"]
     assert ("real_violation_rate" in section["rules"][0]) == (name == "ddpm")
+
+
+def test_rules_may_not_steer_columns_generated_fresh() -> None:
+    rng = np.random.default_rng(4)
+    table = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:06d}" for i in range(600)],
+            "email": [f"user{i}@example.com" for i in range(600)],
+            "x": rng.normal(size=600),
+        }
+    )
+    model = fitted("copula", table)
+    kinds = {c.name: c.kind for c in model.schema_.columns}
+    assert kinds["customer_id"] == "id" and kinds["email"] == "pii"
+    data, _ = sample_satisfying(model, 500, load_rules([{"unique": "customer_id"}, "x > -1"]), seed=0)
+    assert data["customer_id"].is_unique and (data["x"] > -1).all()
+    with pytest.raises(InputError, match=r"'email' \(pii\).*generated fresh"):
+        sample_satisfying(model, 50, load_rules(["email != 'a@b.c'"]), seed=0)

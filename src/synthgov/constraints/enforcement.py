@@ -50,6 +50,7 @@ MARGINALS = (
     "model's first draw (numbers in deciles)"
 )
 EXACT = "; donors are drawn uniformly, so the rows follow the model conditioned on the rules"
+FRESH_KINDS = ("id", "text", "pii")
 MIN_EXTRA_DRAW = 1_000
 WHOLE_ROW_POOL = 3  # rule-satisfying rows of the extra draw per row to replace (room to keep the marginals)
 IPF_ROUNDS = 25
@@ -87,6 +88,7 @@ def sample_satisfying(
     streams = np.random.default_rng([seed, 21])
     rules.check_columns(list(model.schema_.names))
     _check_unique_feasible(model, rules, n)
+    _check_modelled(model, rules)
     data = model.sample(n, seed=seed, conditions=conditions).reset_index(drop=True)
     held = rules.holds(data)
     drawn = rules.violations(data, held)
@@ -94,6 +96,8 @@ def sample_satisfying(
     for column in rules.unique_columns:
         bad |= data[column].duplicated(keep="first").to_numpy() & data[column].notna().to_numpy()
     redrawn = int(bad.sum())
+    fresh_columns = [c for c in data.columns if c in _generated_fresh(model)]
+    first_fresh = data[fresh_columns].copy()
     if redrawn:
         with progress.step(f"rules: {redrawn:,} of {n:,} rows drawn again under rule-satisfying conditions"):
             rows = np.flatnonzero(bad)
@@ -105,6 +109,10 @@ def sample_satisfying(
                 fresh = model.sample(rows.size, seed=int(streams.integers(2**63)), conditions=wanted)
                 fresh.index = rows
                 data.iloc[rows] = fresh[data.columns]
+        # identifiers (and fake personal data, text) stay those of the first draw: unique across the whole table,
+        # where a second call would make its own, which may repeat the first call's
+        for column in fresh_columns:
+            data[column] = first_fresh[column]
     else:
         conditioned = 0
     # checked again: the rows drawn again (the others were checked above), and every unique column whole
@@ -123,6 +131,24 @@ def sample_satisfying(
         "violations_in_first_draw": drawn,
         "violations_released": left,
     }
+
+
+def _generated_fresh(model: Any) -> set[str]:
+    """Columns the model does not learn but makes anew (identifiers, personal data, free text): not conditioned."""
+    schema = getattr(model, "schema_", None)
+    return {c.name for c in schema.columns if c.kind in FRESH_KINDS} if schema is not None else set()
+
+
+def _check_modelled(model: Any, rules: RuleSet) -> None:
+    """A rule may read only modelled columns; ``unique`` on an identifier holds already (ids are made unique)."""
+    kinds = {c.name: c.kind for c in model.schema_.columns}
+    for rule in rules:
+        fresh = [c for c in rule.columns if kinds.get(c) in FRESH_KINDS]
+        if fresh and not (rule.kind == "unique" and kinds[fresh[0]] == "id"):
+            raise InputError(
+                f"rule {rule.name!r} reads {', '.join(f'{c!r} ({kinds[c]})' for c in fresh)}: such columns are "
+                "generated fresh, not learned, so no rule can steer them; rules may read the other columns"
+            )
 
 
 def _check_unique_feasible(model: Any, rules: RuleSet, n: int) -> None:
@@ -203,7 +229,7 @@ def _resample_conditions(
 ) -> pd.DataFrame:
     """For each row to draw again: its own conditions plus the rule columns of a donor drawn under them."""
     per_row, keys = _condition_keys(conditions, len(data))
-    columns = rules.columns
+    columns = [c for c in rules.columns if c not in _generated_fresh(model)]
     wanted = pd.DataFrame(index=range(rows.size), columns=columns, dtype=object)
     for column in columns:
         wanted[column] = data[column].iloc[:0].reindex(range(rows.size)).to_numpy()
