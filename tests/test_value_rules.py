@@ -298,3 +298,16 @@ def test_rules_may_not_steer_columns_generated_fresh() -> None:
     assert data["customer_id"].is_unique and (data["x"] > -1).all()
     with pytest.raises(InputError, match=r"'email' \(pii\).*generated fresh"):
         sample_satisfying(model, 50, load_rules(["email != 'a@b.c'"]), seed=0)
+
+
+def test_sample_command_and_partitions_keep_the_rules(tmp_path, small_adult: pd.DataFrame) -> None:
+    model = fitted("copula", small_adult)
+    path = model.save(tmp_path / "m.synthgov")
+    assert cli(["sample", str(path), "-n", "3000", "--seed", "1", "--rules", str(ADULT_RULES), "-o",
+                str(tmp_path / "s.parquet")]) == 0  # fmt: skip
+    assert by_hand(pd.read_parquet(tmp_path / "s.parquet")).all().all()
+    assert cli(["sample", str(path), "-n", "5000", "--seed", "1", "--rules", str(ADULT_RULES), "-o",
+                str(tmp_path / "parts"), "--partition-rows", "2000"]) == 0  # fmt: skip
+    parts = sorted((tmp_path / "parts").glob("part-*.parquet"))
+    assert len(parts) == 3
+    assert by_hand(pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)).all().all()

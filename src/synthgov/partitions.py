@@ -73,14 +73,22 @@ def _model_from_bytes(model_bytes: bytes) -> Any:
         return Synthesizer.load(path)
 
 
-def write_partition(model: Any, part: Partition, folder: str | Path, conditions: Any = None) -> dict[str, Any]:
+def write_partition(
+    model: Any, part: Partition, folder: str | Path, conditions: Any = None, rules: list | None = None
+) -> dict[str, Any]:
     """Draw one partition and write it to ``folder``; return its index entry. ``model``: a fitted synthesizer
-    or a model file's bytes (what a Dask task receives)."""
+    or a model file's bytes (what a Dask task receives); ``rules``: value rules entries every row satisfies."""
     if isinstance(model, bytes):
         model = _model_from_bytes(model)
     folder = Path(folder)
     with progress.use_reporter(None):  # the caller reports partitions, not each one's own steps
-        data = model.sample(part.rows, seed=part.seed, conditions=conditions)
+        if rules:
+            from synthgov.constraints.enforcement import sample_satisfying
+            from synthgov.constraints.value_rules import load_rules
+
+            data, _ = sample_satisfying(model, part.rows, load_rules(rules), seed=part.seed, conditions=conditions)
+        else:
+            data = model.sample(part.rows, seed=part.seed, conditions=conditions)
     buffer = io.BytesIO()
     data.to_parquet(buffer, index=False)
     payload = buffer.getvalue()  # hashed as written: the file is not read back
@@ -107,11 +115,22 @@ def sample_partitioned(
     partition_rows: int = DEFAULT_PARTITION_ROWS,
     dask: str | None = None,
     workers: int = 2,
+    rules: Any = None,
 ) -> dict[str, Any]:
     """Draw ``rows`` rows of a fitted ``model`` into the partitioned dataset ``folder`` (new or empty) and
     return its index (also written as ``folder/_partitions.json``). ``seed`` defaults to the model's seed.
-    ``dask``: ``"local"`` (a LocalCluster of ``workers`` processes) or a scheduler's address; None draws here."""
+    ``dask``: ``"local"`` (a LocalCluster of ``workers`` processes) or a scheduler's address; None draws here.
+    ``rules``: value rules (a file, entries or a RuleSet) that every row satisfies (docs/governance.md)."""
     model._check_fitted()
+    entries = None
+    if rules is not None:
+        from synthgov.constraints.value_rules import load_rules
+
+        ruleset = load_rules(rules)
+        ruleset.check_columns(list(model.schema_.names))
+        if ruleset.unique_columns:
+            raise InputError("a unique rule spans the whole table: draw it into one file, not partitions")
+        entries = ruleset.entries
     seed = model.seed_ if seed is None else seed
     parts = plan(rows, seed, partition_rows)
     if conditions is not None and not isinstance(conditions, dict):
@@ -119,12 +138,13 @@ def sample_partitioned(
     if conditions:
         model.sample(1, seed=seed, conditions=conditions)  # a bad condition is one clear error, before any work
     folder = Path(folder).expanduser()
+    entries_of_rules = entries
     if dask is None:
         _prepare_folder(folder)
         with progress.step(f"generate: {rows:,} rows in {len(parts)} partition(s)", total=rows) as advance:
             entries = []
             for part in parts:
-                entries.append(write_partition(model, part, folder, conditions))
+                entries.append(write_partition(model, part, folder, conditions, rules=entries_of_rules))
                 advance(part.rows)
     else:
         from synthgov.dask_cluster import connect
@@ -134,7 +154,7 @@ def sample_partitioned(
             _prepare_folder(folder)
             description = f"generate: {rows:,} rows in {len(parts)} partition(s) on Dask ({dask})"
             with progress.step(description, total=rows) as advance:
-                entries = _on_dask(client, model, parts, folder, conditions, advance)
+                entries = _on_dask(client, model, parts, folder, conditions, advance, entries_of_rules)
         finally:
             client.close()
             if cluster is not None:
@@ -149,6 +169,7 @@ def sample_partitioned(
         "seed": seed,
         "partition_rows": partition_rows,
         "seed_streams": "numpy SeedSequence([seed, partition index])",
+        "value_rules": entries_of_rules,
         "partitions": entries,
     }
     with replacing(folder / INDEX_NAME) as temporary:
@@ -158,7 +179,7 @@ def sample_partitioned(
 
 
 def _on_dask(client: Any, model: Any, parts: list[Partition], folder: Path, conditions: Any,
-             advance: Any) -> list[dict[str, Any]]:  # fmt: skip
+             advance: Any, rules: list | None = None) -> list[dict[str, Any]]:  # fmt: skip
     from distributed import as_completed
 
     with tempfile.TemporaryDirectory(prefix="synthgov-model-") as scratch:
@@ -167,9 +188,10 @@ def _on_dask(client: Any, model: Any, parts: list[Partition], folder: Path, cond
     # a key per (model, folder, conditions, partition): Dask must never answer one run's task with another's
     run = hashlib.sha256(model_bytes + str(folder.resolve()).encode())
     run.update(json.dumps(conditions or {}, sort_keys=True, default=str).encode())
+    run.update(json.dumps(rules or [], sort_keys=True, default=str).encode())
     token = run.hexdigest()[:16]
     futures = [
-        client.submit(write_partition, shared, part, str(folder), conditions,
+        client.submit(write_partition, shared, part, str(folder), conditions, rules,
                       key=f"synthgov-partition-{token}-{part.seed}-{part.index}-{part.rows}")
         for part in parts
     ]  # fmt: skip

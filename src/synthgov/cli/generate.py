@@ -250,6 +250,7 @@ def sample_command(
         metavar="ADDRESS",
     ),
     workers: int = typer.Option(2, "--workers", help="Worker processes of --dask local."),
+    rules: Path = typer.Option(None, "--rules", help="Value rules every row satisfies (YAML)."),
 ) -> None:
     """Sample ROWS rows from a saved model into a Parquet or CSV file, or a partitioned Parquet folder.
 
@@ -270,11 +271,19 @@ def sample_command(
             from synthgov.partitions import sample_partitioned
 
             index = sample_partitioned(model, rows, out_path, seed=seed, conditions=parse_conditions(condition),
-                                       partition_rows=partition_rows, dask=dask, workers=workers)  # fmt: skip
+                                       partition_rows=partition_rows, dask=dask, workers=workers,
+                                       rules=rules)  # fmt: skip
             count = len(index["partitions"])
             out.print(f"[bold green]wrote[/] {rows:,} rows in {count} partition(s) to [bold]{out_path}[/]")
             return
-        data = model.sample(rows, seed=seed, conditions=parse_conditions(condition))
+        if rules is not None:
+            from synthgov.constraints.enforcement import sample_satisfying
+            from synthgov.constraints.value_rules import load_rules
+
+            data, _ = sample_satisfying(model, rows, load_rules(rules), seed=seed,
+                                        conditions=parse_conditions(condition))  # fmt: skip
+        else:
+            data = model.sample(rows, seed=seed, conditions=parse_conditions(condition))
         write_table(data, out_path)
     out.print(f"[bold green]wrote[/] {len(data):,} rows x {data.shape[1]} columns to [bold]{out_path}[/]")
 

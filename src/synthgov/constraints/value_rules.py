@@ -83,9 +83,10 @@ class Rule:
 class RuleSet:
     """The rules of one release, checked against the table's columns when bound to it."""
 
-    def __init__(self, rules: list[Rule], source: str = "rules") -> None:
+    def __init__(self, rules: list[Rule], source: str = "rules", entries: list[dict[str, Any]] | None = None) -> None:
         self.rules = rules
         self.source = source
+        self.entries = entries or []  # the checked entries as a rules file writes them (JSON-able)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -231,13 +232,18 @@ def compile_rule(entry: Any, index: int) -> Rule:
 
 def rule_set(entries: list[Any], source: str = "rules") -> RuleSet:
     """Compile checked entries; two rules with one name are refused (reports name rules by it)."""
+    from synthgov.file_models import ValueRule
+
     rules = [compile_rule(entry, i) for i, entry in enumerate(entries)]
+    written = [
+        e.model_dump(by_alias=True, exclude_none=True) if isinstance(e, ValueRule) else {"check": e} for e in entries
+    ]
     seen: set[str] = set()
     for rule in rules:
         if rule.name in seen:
             raise InputError(f"{source}: two rules are named {rule.name!r}; give each rule its own name")
         seen.add(rule.name)
-    return RuleSet(rules, source)
+    return RuleSet(rules, source, written)
 
 
 def load_rules(rules: Any) -> RuleSet | None:
