@@ -153,7 +153,7 @@ def test_every_generator_releases_zero_violations(name: str, rules, small_adult:
     assert report["rows_drawn_again"] == int((~first_ok).sum()) > 0
     # generators whose joint conditions are approximate get whole rule-satisfying rows; the others are conditioned
     whole = report["rows_replaced_whole"]
-    assert (whole > 0) == model.approximate_joint_conditions
+    assert (whole > 0) == model.rules_replace_whole_rows
     assert whole + report["rows_resampled_conditionally"] == report["rows_drawn_again"]
 
 

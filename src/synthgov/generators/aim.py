@@ -82,6 +82,7 @@ class AIMSynthesizer(Synthesizer):
     """
 
     name = "aim"
+    rules_replace_whole_rows = True
     is_private = True  # every fit is differentially private
 
     def __init__(

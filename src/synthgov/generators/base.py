@@ -53,9 +53,10 @@ class Synthesizer(ABC):
     """Base of every generator; see the module docstring for the contract."""
 
     name: ClassVar[str] = ""
-    # True where conditioning on many columns at once is an approximation (a conditional vector or candidates
-    # matched to the given values): value rules then replace a breaking row by a whole rule-satisfying row
-    approximate_joint_conditions: ClassVar[bool] = False
+    # True where conditioning row by row on many columns at once is an approximation (a conditional vector or
+    # candidates matched to the given values: ctgan, tvae, ddpm) or slow (one inference per distinct condition: mst,
+    # aim): value rules then replace a breaking row by a whole rule-satisfying row of one more draw
+    rules_replace_whole_rows: ClassVar[bool] = False
 
     def __init__(self, *, seed: int | None = None) -> None:
         self.seed = seed

@@ -68,6 +68,7 @@ class MSTSynthesizer(Synthesizer):
     """
 
     name = "mst"
+    rules_replace_whole_rows = True
 
     def __init__(
         self,

@@ -119,7 +119,7 @@ class CTGANSynthesizer(NeuralSynthesizer):
     """
 
     name = "ctgan"
-    approximate_joint_conditions = True
+    rules_replace_whole_rows = True
     bfloat16_pays = True
 
     def __init__(

@@ -88,7 +88,7 @@ class DDPMSynthesizer(NeuralSynthesizer):
     """
 
     name = "ddpm"
-    approximate_joint_conditions = True
+    rules_replace_whole_rows = True
     bfloat16_pays = True
 
     def __init__(

@@ -94,7 +94,7 @@ class TVAESynthesizer(NeuralSynthesizer):
     """
 
     name = "tvae"
-    approximate_joint_conditions = True
+    rules_replace_whole_rows = True
     bfloat16_pays = True
 
     def __init__(
