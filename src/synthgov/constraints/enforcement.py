@@ -4,9 +4,10 @@
 The method, for any generator whose conditions are exact (all of synthgov's data-driven generators):
 
 1. draw ``n`` rows as usual (the same rows as without rules, for the same seed);
-2. for the generators whose row-by-row conditions on many columns are approximate (ctgan, tvae, ddpm) or slow (mst,
-   aim), the rows that break a rule are replaced by whole rule-satisfying rows of one more draw under the same
-   conditions, sized from the measured satisfaction rate (:data:`WHOLE_ROW_POOL` candidates per row to replace);
+2. for the generators whose row-by-row conditions on many columns are approximate (ctgan, tvae, ddpm) or slow
+   (bayesnet, mst, aim), the rows that break a rule are replaced by whole rule-satisfying rows of one more draw
+   under the same conditions, sized from the measured satisfaction rate (:data:`WHOLE_ROW_POOL` candidates per row
+   to replace);
 3. every row still to replace (all of them for the other generators) keeps nothing but its own conditions: the
    values of *every* rule column are taken from a donor, a row that the same model drew under the same conditions
    and that satisfies every rule, and the rest of the row is drawn by the model conditioned on them. This step always
@@ -79,7 +80,7 @@ def sample_satisfying(
     False: donors are uniform, so the rows follow the model conditioned on the rules exactly. ``whole_rows``: a row
     that breaks a rule is first replaced by a whole rule-satisfying row of one more draw (no conditioning needed);
     False: every such row goes through conditional resampling; None (default): whole rows for the generators whose
-    row-by-row conditions on many columns are approximate (ctgan, tvae, ddpm) or slow (mst, aim), conditional
+    row-by-row conditions on many columns are approximate (ctgan, tvae, ddpm) or slow (bayesnet, mst, aim), conditional
     resampling for the others (benchmarks/value_rules.py measured each way)."""
     if whole_rows is None:
         whole_rows = bool(getattr(model, "rules_replace_whole_rows", False))

@@ -54,8 +54,8 @@ class Synthesizer(ABC):
 
     name: ClassVar[str] = ""
     # True where conditioning row by row on many columns at once is an approximation (a conditional vector or
-    # candidates matched to the given values: ctgan, tvae, ddpm) or slow (one inference per distinct condition: mst,
-    # aim): value rules then replace a breaking row by a whole rule-satisfying row of one more draw
+    # candidates matched to the given values: ctgan, tvae, ddpm) or slow (one inference per distinct condition:
+    # bayesnet, mst, aim): value rules then replace a breaking row by a whole rule-satisfying row of one more draw
     rules_replace_whole_rows: ClassVar[bool] = False
 
     def __init__(self, *, seed: int | None = None) -> None:

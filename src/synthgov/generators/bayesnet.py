@@ -64,6 +64,7 @@ class BayesianNetworkSynthesizer(PrivateMode, TabularSynthesizer):
     """
 
     name = "bayesnet"
+    rules_replace_whole_rows = True
 
     def __init__(
         self,
