@@ -128,11 +128,3 @@ def _contradiction(rules: list[Rule], held: dict[str, np.ndarray]) -> str:
         f"the rules {names} contradict each other: no row of the data (nor any combination of its categories) "
         "satisfies all of them"
     )
-
-
-def summary(check: RuleCheck, rules: RuleSet) -> list[dict[str, Any]]:
-    """Per rule, for the manifest: what it is and how often the real rows broke it."""
-    return [
-        {**rule.to_dict(), "real_violation_rate": round(check.real_violation_rate.get(rule.name, 0.0), 6)}
-        for rule in rules
-    ]

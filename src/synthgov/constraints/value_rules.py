@@ -139,9 +139,6 @@ class RuleSet:
         held = held if held is not None else self.holds(frame)
         return {rule.name: int((~held[rule.name]).sum()) for rule in self.rules}
 
-    def describe(self) -> list[dict[str, Any]]:
-        return [rule.to_dict() for rule in self.rules]
-
 
 def _values(series: pd.Series) -> np.ndarray:
     """A column as the expression language reads it: numbers as float, datetimes as datetime64, the rest objects
