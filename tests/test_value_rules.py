@@ -235,6 +235,10 @@ def test_release_states_rules_and_keeps_the_mark_off_ruled_columns(tmp_path, sma
     section = predicate["value_rules"]
     assert [r["name"] for r in section["rules"]] == list(by_hand(small_adult).columns)
     assert all(r["violations_released"] == 0 for r in section["rules"])
+    first_draw = max(r["violations_in_first_draw"] for r in section["rules"])
+    assert section["rows_drawn_again"] >= first_draw > 0  # the copula breaks rules: rows were drawn again
+    assert section["rows_resampled_conditionally"] == section["rows_drawn_again"]  # the copula's path
+    assert section["rows_replaced_whole"] == 0 and "donors are weighted" in section["method"]
     real = by_hand(small_adult)
     for r in section["rules"]:
         assert r["real_violation_rate"] == pytest.approx(1 - real[r["name"]].mean(), abs=1e-6)

@@ -118,12 +118,21 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
             z = rng.standard_normal((n, len(cols))) @ np.linalg.cholesky(corr).T
             return {c: special.ndtr(z[:, i]) for i, c in enumerate(cols)}
         idx_c = [cols.index(c) for c in fixed]
-        idx_r = [i for i in range(len(cols)) if i not in idx_c]
         pool = n if len(idx_c) == 1 else n * max(int(self.oversample), 1)
         z_c, log_w = self._draw_conditioned(pool, rng, [fixed[c] for c in fixed], corr[np.ix_(idx_c, idx_c)])
         if len(idx_c) > 1:
             w = np.exp(log_w - log_w.max())
             z_c = z_c[rng.choice(pool, size=n, p=w / w.sum())]
+        return self._complete(z_c, idx_c, rng, fixed)
+
+    def _complete(
+        self, z_c: np.ndarray, idx_c: list[int], rng: np.random.Generator, bounds: dict[str, tuple[Any, Any]]
+    ) -> dict[str, np.ndarray]:
+        """The conditioned columns' scores ``z_c`` (one row each), the other columns drawn from the Gaussian
+        conditional (one gain for all rows: the conditioned columns are the same), as uniforms within ``bounds``."""
+        cols, corr = self.columns_, self.correlation_
+        n = len(z_c)
+        idx_r = [i for i in range(len(cols)) if i not in idx_c]
         z = np.empty((n, len(cols)))
         z[:, idx_c] = z_c
         if idx_r:
@@ -134,7 +143,7 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
             chol = np.linalg.cholesky(_nearest_correlation(cov, keep_scale=True))
             z[:, idx_r] = z_c @ gain.T + rng.standard_normal((n, len(idx_r))) @ chol.T
         out = {c: special.ndtr(z[:, i]) for i, c in enumerate(cols)}
-        for c, (lo, hi) in fixed.items():
+        for c, (lo, hi) in bounds.items():
             out[c] = np.clip(out[c], lo, hi)
         return out
 
@@ -171,11 +180,10 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
     ) -> dict[str, np.ndarray]:
         """Row ``i`` conditioned on ``bounds[c][0][i] <= u_c <= bounds[c][1][i]``: GHK with ``oversample``
         candidates per row, one chosen by its importance weight (Gumbel-max), then the other columns from the
-        Gaussian conditional (the same gain for every row: the conditioned columns are the same)."""
+        Gaussian conditional."""
         cols, corr = self.columns_, self.correlation_
         fixed = list(bounds)
         idx_c = [cols.index(c) for c in fixed]
-        idx_r = [i for i in range(len(cols)) if i not in idx_c]
         m = 1 if len(idx_c) == 1 else ROW_CANDIDATES * max(int(self.oversample), 1)
         repeated = [(np.repeat(bounds[c][0], m), np.repeat(bounds[c][1], m)) for c in fixed]
         scores = [(np.repeat(_ndtri(bounds[c][0]), m), np.repeat(_ndtri(bounds[c][1]), m)) for c in fixed]
@@ -183,19 +191,7 @@ class GaussianCopulaSynthesizer(TabularSynthesizer):
         if m > 1:
             pick = np.argmax(log_w.reshape(n, m) + rng.gumbel(size=(n, m)), axis=1)
             z_c = z_c.reshape(n, m, len(idx_c))[np.arange(n), pick]
-        z = np.empty((n, len(cols)))
-        z[:, idx_c] = z_c
-        if idx_r:
-            s_cc = corr[np.ix_(idx_c, idx_c)]
-            s_rc = corr[np.ix_(idx_r, idx_c)]
-            gain = np.linalg.solve(s_cc + 1e-10 * np.eye(len(idx_c)), s_rc.T).T
-            cov = corr[np.ix_(idx_r, idx_r)] - gain @ s_rc.T
-            chol = np.linalg.cholesky(_nearest_correlation(cov, keep_scale=True))
-            z[:, idx_r] = z_c @ gain.T + rng.standard_normal((n, len(idx_r))) @ chol.T
-        out = {c: special.ndtr(z[:, i]) for i, c in enumerate(cols)}
-        for c in fixed:
-            out[c] = np.clip(out[c], bounds[c][0], bounds[c][1])
-        return out
+        return self._complete(z_c, idx_c, rng, bounds)
 
     @staticmethod
     def _draw_conditioned(

@@ -58,7 +58,8 @@ def draw(run: ReleaseRun, n: int, seed: int | None, conditions: Any) -> pd.DataF
 
 def _merged(first: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
     merged = dict(first)
-    merged["rows_drawn_again"] = first["rows_drawn_again"] + more["rows_drawn_again"]
+    for key in ("rows_drawn_again", "rows_replaced_whole", "rows_resampled_conditionally"):
+        merged[key] = first[key] + more[key]
     return merged
 
 
@@ -92,9 +93,11 @@ def section(run: ReleaseRun) -> dict[str, Any] | None:
         entry["violations_released"] = released[rule.name]
         rules.append(entry)
     return {
-        "method": METHOD,
+        "method": (run.rules_drawn or {}).get("method", METHOD),
         "checked_rows": len(run.data),
         "rows_drawn_again": (run.rules_drawn or {}).get("rows_drawn_again", 0),
+        "rows_replaced_whole": (run.rules_drawn or {}).get("rows_replaced_whole", 0),
+        "rows_resampled_conditionally": (run.rules_drawn or {}).get("rows_resampled_conditionally", 0),
         "real_violations": "measured on the training rows before fitting" if check is not None else NOT_MEASURED_DP,
         "rules": rules,
     }
