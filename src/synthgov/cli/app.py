@@ -6,6 +6,7 @@ import typer
 
 from synthgov import __version__
 from synthgov.cli import (
+    adversarial,
     audit,
     budget,
     collapse,
@@ -67,6 +68,7 @@ detect.register(app)
 schema.register(app)
 rules.register(app)
 drift.register(app)
+adversarial.register(app)
 collapse.register(app)
 budget.register(app)
 origin.register(app)

@@ -104,7 +104,30 @@ def generate_command(
         "--holdout",
         help="Real rows never trained on: DCR share in the manifest, privacy attacks with --evaluate.",
     ),
-    target: str = typer.Option(None, "--target", help="With --evaluate: the column utility is measured on."),
+    fair: list[str] = typer.Option(
+        None,
+        "--fair",
+        help="Bias mitigation: a sensitive column (or a split such as 'age>=25'); repeat or comma-separate.",
+        metavar="SENSITIVE",
+    ),
+    strategy: str = typer.Option(
+        None,
+        "--strategy",
+        help="With --fair: rebalance (group shares), parity (equal label rates; default with --target) or "
+        "counterfactual (pairs).",
+    ),
+    shares: str = typer.Option(
+        None, "--shares", help="With --strategy rebalance: GROUP=SHARE,... (default: equal shares)."
+    ),
+    descendants: list[str] = typer.Option(
+        None,
+        "--descendants",
+        help="With --strategy counterfactual: the columns the sensitive one causes (default: the target).",
+        metavar="COLUMN",
+    ),
+    target: str = typer.Option(
+        None, "--target", help="The label: what --fair equalises, and what --evaluate measures utility on."
+    ),
     sensitive: list[str] = typer.Option(
         None, "--sensitive", help="With --evaluate: a column for the bias metrics.", metavar="COLUMN"
     ),
@@ -114,8 +137,10 @@ def generate_command(
 
     _check_rows(rows)
     named = generator or ("rules" if is_rules_spec(source) else None)
-    if (target or sensitive) and not evaluate:
-        fail("--target and --sensitive are options of the evaluation: add --evaluate")
+    if sensitive and not evaluate:
+        fail("--sensitive is an option of the evaluation: add --evaluate (bias mitigation is --fair)")
+    if target and not (evaluate or fair):
+        fail("--target is an option of --fair and --evaluate: add one of them")
     with user_errors(), progress_bars():
         release = generate(
             source,
@@ -144,9 +169,31 @@ def generate_command(
             mode=mode,
             replace=tuple(replace or ()),
             real_share=real_share,
+            fair=tuple(fair or ()),
+            strategy=strategy,
+            shares=shares,
+            descendants=tuple(descendants or ()),
         )
     _report(release)
     _report_rules(release)
+    _report_fairness(release)
+
+
+def _report_fairness(release: Release) -> None:
+    section = (release.manifest or {}).get("statement", {}).get("predicate", {}).get("fairness")
+    if not section:
+        return
+    before = section["before"] if isinstance(section["before"], dict) else {}
+    for name, after in section["after"].items():
+        shares = ", ".join(f"{group} {v['share']:.1%}" for group, v in after["groups"].items())
+        line = f"fair ({section['strategy']}) {name}: shares {shares}"
+        if "demographic_parity_difference" in after:
+            was = before.get(name, {}).get("demographic_parity_difference")
+            line += f"; label-rate gap {after['demographic_parity_difference']:.3f}"
+            line += f" (training rows {was:.3f})" if was is not None else ""
+        out.print(line, markup=False, highlight=False)
+    if section["strategy"] == "counterfactual":
+        out.print(f"fair: {section['pairs']:,} counterfactual pairs (rows 2k, 2k+1)", markup=False)
 
 
 def _report_rules(release: Release) -> None:

@@ -99,6 +99,7 @@ def evaluate(
     out: str | Path | None = None,
     declared: dict[str, Any] | None = None,
     hybrid: dict[str, Any] | None = None,
+    mitigation: dict[str, Any] | None = None,
 ) -> EvaluationResult:
     """Assess ``synthetic`` against ``real`` (the training table) and an optional ``holdout`` of real rows never
     used for training. ``target`` enables utility and label-based bias metrics; ``sensitive`` names the columns
@@ -107,7 +108,8 @@ def evaluate(
     table comes from (its signed manifest's ``privacy`` section), reported beside the measured risks. ``hybrid``:
     a hybrid release's declaration, ``{"real_rows": k, "synthetic_rows": m, "origin": mask or None}``; with the
     key holder's ``origin`` (True for a declared real row), the privacy risks are measured on the generated rows
-    only and the declared real rows are reported apart; without it, the report says the risks count them."""
+    only and the declared real rows are reported apart; without it, the report says the risks count them.
+    ``mitigation``: a fair release's ``fairness`` section (its manifest's), shown with its before/after figures."""
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     with progress.step("evaluate: read tables"):
@@ -180,6 +182,8 @@ def evaluate(
             report["bias"] = bias_metrics(tables, list(sensitive or []), target, models)
             advance(info="bias")
     figures["models"] = models
+    if mitigation is not None:
+        report["mitigation"] = mitigation
     report["seconds"] = round(time.perf_counter() - started, 3)
     result = EvaluationResult(report=_json_safe(report), metrics=[], figures_data=figures)
     result.metrics = summarise(result.report)

@@ -67,4 +67,5 @@ def render_html(result: Any) -> str:
         flags=report.get("edge_cases", {}).get("collapse_flags") or [],
         figures=[{"id": name, "caption": caption, "png": png} for name, caption, png in figures if png],
         notes=report.get("notes", []),
+        mitigation=report.get("mitigation"),
     )

@@ -13,7 +13,7 @@ from synthgov.table.io import TableLike
 
 __all__ = ["ReleaseOptions", "ReleaseRun", "generate", "is_rules_spec", "run_stages"]
 
-MODEL_STAGES = (stages.guard, stages.rules, stages.charge, stages.fit)
+MODEL_STAGES = (stages.guard, stages.rules, stages.fairness, stages.charge, stages.fit)
 SAMPLE_STAGES = (stages.sample,)
 RELEASE_STAGES = (
     stages.privacy_filter,

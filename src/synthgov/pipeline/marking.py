@@ -36,6 +36,9 @@ def embed_watermark(run: ReleaseRun) -> dict[str, Any]:
 
     carriers = run.partial["replaced"] if run.partial is not None else list(run.data.columns)
     carriers = free_of_rules(run, carriers)  # no column a value rule reads: a mark must not break a rule
+    from synthgov.pipeline.fairness import carriers as free_of_fairness
+
+    carriers = free_of_fairness(run, carriers)  # nor a column whose shares or pairs --fair fixed
     frame = run.data[carriers]
     fingerprint = int(pd.util.hash_pandas_object(frame, index=False).sum())
     plan = make_plan(

@@ -55,6 +55,10 @@ class ReleaseOptions:
     real_share: float | None = None  # --mode hybrid: the share of released rows that are real rows
     model_path: str | Path | None = None  # where `synthgov fit` writes the model (a DP model's charge names it)
     rules: Any = None  # value rules every released row satisfies: a file, a list of rules, or a RuleSet
+    fair: tuple[str, ...] | list[str] = ()  # sensitive groups of bias mitigation: 'sex', 'age>=25'
+    strategy: str | None = None  # rebalance | parity | counterfactual (default: parity with a target, else rebalance)
+    shares: Any = None  # rebalance: {group: share} or 'Female=0.5,Male=0.5' (default: equal shares)
+    descendants: tuple[str, ...] | list[str] = ()  # counterfactual: the columns the sensitive attribute causes
 
     @classmethod
     def of(cls, options: dict[str, Any]) -> ReleaseOptions:
@@ -93,6 +97,7 @@ class ReleaseRun:
     rules: Any = None  # the value rules (a RuleSet), when the release has some
     rule_check: Any = None  # what the real table said about them before fitting (None for a DP release)
     rules_drawn: dict[str, Any] | None = None  # what enforcing them took when rows were drawn
+    fair: Any = None  # the bias-mitigation plan (a FairPlan), when --fair was given
     real_rows: Any = None  # a hybrid release: the boolean mask of its real rows (never written anywhere)
     workdir: Path | None = None  # the staging folder the release is built in, until it is swapped into place
     held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # the lock on the target folder

@@ -45,6 +45,11 @@ def sign_run(run: ReleaseRun) -> None:
     value_rules = section(run)
     if value_rules is not None:
         predicate["value_rules"] = value_rules
+    from synthgov.pipeline.fairness import section as fairness_section
+
+    fairness = fairness_section(run)
+    if fairness is not None:
+        predicate["fairness"] = fairness
     if run.budget is not None:
         from synthgov.pipeline.privacy import manifest_privacy, manifest_source
 

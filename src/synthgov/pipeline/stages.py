@@ -1,5 +1,5 @@
-"""The named stages of a release, in order: claim -> keys -> guard -> rules -> charge -> fit -> sample -> privacy_filter
--> watermark -> measure -> write -> evaluate -> sign -> record -> publish -> settle.
+"""The named stages of a release, in order: claim -> keys -> guard -> rules -> fairness -> charge -> fit -> sample
+-> privacy_filter -> watermark -> measure -> write -> evaluate -> sign -> record -> publish -> settle.
 
 Each takes the :class:`~synthgov.pipeline.run.ReleaseRun` and fills its part; ``generate``
 runs them all, ``synthgov fit`` the first two, and the service and Dask work reuse them one by one.
@@ -107,6 +107,14 @@ def rules(run: ReleaseRun) -> None:
     prepare(run)
 
 
+def fairness(run: ReleaseRun) -> None:
+    """Bias mitigation (``--fair``): the sensitive groups, the label and the strategy checked against the real
+    table before any fitting, and the figures before mitigation measured on it."""
+    from synthgov.pipeline.fairness import prepare
+
+    prepare(run)
+
+
 def charge(run: ReleaseRun) -> None:
     """A DP generator's itemised privacy cost is reserved in the source's budget ledger before it reads the data
     (refused past the policy's cap, exit code 4); other generators pass through."""
@@ -139,6 +147,11 @@ def sample(run: ReleaseRun) -> None:
         return
     default = len(run.table) if run.table is not None else (run.model.spec_.rows or 1000)
     rows = options.rows or default
+    if run.fair is not None:
+        from synthgov.pipeline.fairness import sample as sample_fair
+
+        run.data = sample_fair(run, rows)
+        return
     from synthgov.pipeline.value_rules import draw
 
     run.data = draw(run, rows, None, options.conditions)
@@ -190,15 +203,21 @@ def evaluate(run: ReleaseRun) -> None:
 
     if run.table is None:
         raise InputError("--evaluate needs real data to compare with; a rules release has none")
+    from synthgov.pipeline.fairness import section as fairness_section
+
     options = run.options
+    sensitive = list(options.sensitive or ())
+    if not sensitive and run.fair is not None:  # a fair release's report compares its groups by default
+        sensitive = [spec.column for spec in run.fair.specs]
     result = assess(
         run.table,
         run.data,
         options.holdout,
         target=options.target,
-        sensitive=list(options.sensitive or ()),
+        sensitive=sensitive,
         schema=run.model.schema_,
         out=run.folder / "report",
+        mitigation=fairness_section(run),
     )
     run.report_files = list(result.files)
     run.evaluation = result.headline()

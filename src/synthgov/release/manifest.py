@@ -172,6 +172,7 @@ Synthetic data made by synthgov {p["code"]["version"]} with the `{p["generator"]
 {p["release"]["rows"]:,} rows; {p["synthetic_category"]}. {_composition_line(p)} {copies_sentence(p.get("copies"))}
 {_filter_line(p.get("privacy_filter"))}
 {_rules_line(p.get("value_rules"))}
+{_fairness_line(p.get("fairness"))}
 
 | file | rows | sha256 |
 |---|---|---|
@@ -244,6 +245,26 @@ def _rules_line(section: dict[str, Any] | None) -> str:
         f"{section['checked_rows']:,} released rows: 0 violations; {section['rows_drawn_again']:,} rows were drawn "
         f"again under rule-satisfying conditions{real}."
     )
+
+
+def _fairness_line(section: dict[str, Any] | None) -> str:
+    if not section:
+        return "No bias mitigation was applied."
+    strategy, after, before = section["strategy"], section["after"], section["before"]
+    parts = []
+    for name, figures in after.items():
+        gap = figures.get("demographic_parity_difference")
+        was = before.get(name, {}).get("demographic_parity_difference") if isinstance(before, dict) else None
+        shares = ", ".join(f"{g} {v['share']:.1%}" for g, v in figures["groups"].items())
+        text = f"{name}: shares {shares}"
+        if gap is not None:
+            text += f"; label-rate gap {gap:.3f}" + (f" (training rows {was:.3f})" if was is not None else "")
+        parts.append(text)
+    pairs = ""
+    if strategy == "counterfactual":
+        named = ", ".join(section["descendants"]) or "none"
+        pairs = f" {section['pairs']:,} counterfactual pairs (descendants: {named})."
+    return f"Bias mitigation `{strategy}` (measured on the released rows): {'; '.join(parts)}.{pairs}"
 
 
 def _source_line(src: dict[str, Any]) -> str:
