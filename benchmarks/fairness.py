@@ -99,13 +99,22 @@ def ours(data: dict, generator: str, seed: int, epochs: int | None) -> dict:
     params = {"epochs": epochs} if epochs and generator in ("autoregressive", "ctgan", "tvae", "ddpm") else None
     common = dict(generator=generator, seed=seed, watermark=False, params=params)
     out = {}
+    import synthgov.fairness.sampling as sampling
+
+    parity = {"fair": (data["fair"],), "target": data["target"], "strategy": "parity"}
     for label, options in (
         ("plain", {}),
-        ("parity", {"fair": (data["fair"],), "target": data["target"], "strategy": "parity"}),
+        ("parity", parity),
+        ("parity, cells under conditions", parity),
         ("rebalance", {"fair": (data["fair"],), "strategy": "rebalance"}),
     ):
+        default = sampling.MAX_SELECTION_FACTOR
+        sampling.MAX_SELECTION_FACTOR = 0.0 if "conditions" in label else default  # force the other way
         start = time.perf_counter()
-        release = generate(data["train"], **common, **options)
+        try:
+            release = generate(data["train"], **common, **options)
+        finally:
+            sampling.MAX_SELECTION_FACTOR = default
         seconds = time.perf_counter() - start
         out[label] = {**score(data, release.data), "seconds": seconds}
         if label == "rebalance":
@@ -187,7 +196,7 @@ def main() -> None:
         for generator in args.generators.split(","):
             runs = [ours(data, generator, seed, args.epochs) for seed in range(args.seeds)]
             rows[generator] = runs
-            for label in ("plain", "parity", "rebalance"):
+            for label in ("plain", "parity", "parity, cells under conditions", "rebalance"):
                 figures = [r[label] for r in runs]
                 auc = [f["auc"] for f in figures]
                 dpd = [f["dpd"] for f in figures]

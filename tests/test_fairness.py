@@ -6,6 +6,7 @@ a pair differs in), never by the code under test."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -209,3 +210,20 @@ def test_cli_fair_prints_the_measured_shares(tmp_path, capsys, small_adult: pd.D
     data = pd.read_parquet(tmp_path / "r" / "synthetic.parquet")
     gap = abs(np.diff(rate(data, data["sex"]).to_numpy())[0])
     assert f"label-rate gap {gap:.3f}" in printed
+
+
+def test_a_dp_release_takes_its_groups_from_the_declared_schema(small_adult: pd.DataFrame) -> None:
+    from synthgov.privacy.domains import declare_domains
+    from synthgov.table.infer import infer_schema
+
+    table = small_adult[["age", "education", "sex", "race", "income"]].head(2000)
+    schema = declare_domains(infer_schema(table), table)
+    release = generate(table, generator="mst", params={"epsilon": 1.0}, schema=schema, rows=1000, seed=11,
+                       fair=("sex",), target="income", out=None)  # fmt: skip
+    data = release.data
+    rates, sizes = rate(data, data["sex"]), data["sex"].value_counts()
+    assert abs(rates["Female"] - rates["Male"]) <= 1 / sizes["Female"] + 1 / sizes["Male"]
+    undeclared = copy.deepcopy(schema)
+    undeclared["sex"].categories = None  # the groups would have to be read from the rows: refused
+    with pytest.raises(InputError, match="needs public categories in the schema of a DP release"):
+        generate(table, generator="mst", params={"epsilon": 1.0}, schema=undeclared, rows=100, fair=("sex",))

@@ -98,7 +98,7 @@ def cell_shares(
             cell: float(np.prod([per_attribute[i][label] for i, label in enumerate(cell)]))
             for cell in product(*[list(p) for p in per_attribute])
         }
-    else:
+    else:  # parity, and "as-is" (the source's own shares, which a selection is measured against)
         group_share = {cell: float(share) for cell, share in observed.items()}
     group_share = {cell: share for cell, share in group_share.items() if share > 0}
     if target is None:
@@ -107,7 +107,7 @@ def cell_shares(
     overall = labels.value_counts(normalize=True)
     out: dict[Cell, float] = {}
     for cell, share in group_share.items():
-        if strategy == "parity" or cell not in observed.index:
+        if strategy == "parity" or (strategy == "rebalance" and cell not in observed.index):
             rates = overall
         else:
             rates = labels[groups == cell].value_counts(normalize=True)

@@ -43,6 +43,14 @@ METHODS = {
 }
 
 
+WAYS = {
+    "select": "selection: rows drawn from the model's unconditional sampler and the first rows of each cell kept in "
+    "drawing order (about {factor:.2f} rows drawn per released row, estimated from the source's shares)",
+    "condition": "conditions: each cell drawn under its exact conditions (a selection would have drawn about "
+    "{factor:.1f} rows per released row)",
+}
+
+
 @dataclass
 class FairPlan:
     strategy: str
@@ -53,6 +61,8 @@ class FairPlan:
     descendants: list[str]
     before: dict[str, Any] | None  # None for a DP release
     cells: dict[str, int] = field(default_factory=dict)
+    way: str = ""  # select (from plain draws) or condition (each cell under its conditions)
+    factor: float = 0.0  # rows a selection needs per released row (estimated from the source's shares)
 
 
 def prepare(run: ReleaseRun) -> None:
@@ -173,7 +183,7 @@ def _descendants(
 def sample(run: ReleaseRun, rows: int) -> pd.DataFrame:
     """The release's rows under its strategy (through the value rules when it has some)."""
     from synthgov.fairness.counterfactual import counterfactual_pairs
-    from synthgov.fairness.sampling import draw_cells
+    from synthgov.fairness.sampling import MAX_SELECTION_FACTOR, draw_cells, selection_factor
     from synthgov.fairness.strategies import cell_counts, cell_shares
     from synthgov.pipeline.value_rules import draw
 
@@ -198,7 +208,10 @@ def sample(run: ReleaseRun, rows: int) -> pd.DataFrame:
     shares = cell_shares(plan.strategy, plan.specs, source, plan.target, plan.shares)
     counts = cell_counts(shares, rows, len(plan.specs))
     plan.cells = {" & ".join(map(str, cell)): count for cell, count in counts.items()}
-    return draw_cells(one, counts, plan.specs, plan.target, rng)
+    observed = cell_shares("as-is", plan.specs, source, plan.target, None)
+    plan.factor = selection_factor(shares, observed)
+    plan.way = "select" if plan.factor <= MAX_SELECTION_FACTOR else "condition"
+    return draw_cells(one, counts, plan.specs, plan.target, rng, select=plan.way == "select")
 
 
 def carriers(run: ReleaseRun, columns: list[str]) -> list[str]:
@@ -243,6 +256,7 @@ def section(run: ReleaseRun) -> dict[str, Any] | None:
         out.update(_pairs_section(run, plan))
     else:
         out["rows_per_cell"] = plan.cells
+        out["drawn_by"] = WAYS[plan.way].format(factor=plan.factor)
     return out
 
 
