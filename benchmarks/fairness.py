@@ -4,9 +4,12 @@ table and scored on real test rows it never saw.
 
     python benchmarks/fairness.py [--seeds 3] [--generators autoregressive,copula,bayesnet] [--no-peer]
 
-Datasets: Adult (train.csv -> test.csv; sensitive: sex) and German credit (a seeded 70/30 split of its 1,000 rows;
-sensitive: age >= 25). Per generator and seed: a plain release, a `parity` release and a `rebalance` release
-(equal shares). Printed per dataset (mean over seeds, +- standard deviation):
+Datasets: Adult (train.csv -> test.csv; sensitive: sex; 3 seeds) and German credit (sensitive: age >= 25; 10
+seeds, each its own 70/30 split of the 1,000 rows: with about 45 young test rows, one split's DPD moves by +-0.05).
+Per generator and seed: a plain release, a `parity` release (drawn the way synthgov chooses: selection from the
+unconditional sampler when it needs at most 4 rows per released row), the same parity release with every cell
+drawn under its conditions instead, and a `rebalance` release (equal shares). Printed per dataset (mean over
+seeds, +- standard deviation; each ratio and loss per seed against the real-trained model of the same split):
 
 - loss vs plain: the same generator's plain release's AUC - this AUC (what the mitigation itself costs);
 - dpd: demographic-parity difference of the model's predictions (threshold 0.5) on the test rows, by group
@@ -14,6 +17,8 @@ sensitive: age >= 25). Per generator and seed: a plain release, a `parity` relea
 - auc: ROC AUC on the test rows; loss: real-trained AUC - this AUC (target: <= 0.02);
 - gap: the table's own label-rate gap between the groups; share err: the largest distance between a group's share
   in a rebalance release and the request, in points (target: within 1);
+- "real rows, reweighed to parity": the parity cells sampled from the real training rows themselves (what a
+  perfect generator would give);
 - pairs: counterfactual pairs (copula, sex / young, descendants: the label) that differ outside the sensitive
   column and its descendants (must be 0).
 
@@ -42,7 +47,7 @@ SHARED = ROOT.parent / "shared" / "datasets"
 logging.disable(logging.WARNING)
 
 
-def load(name: str) -> dict:
+def load(name: str, seed: int = 0) -> dict:
     if name == "adult":
         train = pd.read_csv(SHARED / "adult" / "train.csv")
         test = pd.read_csv(SHARED / "adult" / "test.csv")
@@ -50,7 +55,7 @@ def load(name: str) -> dict:
         return {"train": train, "test": test, "target": "income", "fair": "sex", "positive": ">50K",
                 "group": lambda f: f["sex"].astype(str)}  # fmt: skip
     table = pd.read_csv(SHARED / "german" / "german_credit.csv")
-    order = np.random.default_rng(0).permutation(len(table))
+    order = np.random.default_rng(seed).permutation(len(table))  # one 70/30 split per seed
     cut = int(0.7 * len(table))
     train, test = table.iloc[order[:cut]].reset_index(drop=True), table.iloc[order[cut:]].reset_index(drop=True)
     return {"train": train, "test": test, "target": "credit_risk", "fair": "age_in_years>=25", "positive": 2,
@@ -123,6 +128,22 @@ def ours(data: dict, generator: str, seed: int, epochs: int | None) -> dict:
     return out
 
 
+def real_parity(data: dict, seed: int) -> dict:
+    """The parity reweighing applied to the real training rows themselves (each cell sampled, with replacement
+    where it must grow, to P(group) x P(label)): what a perfect generator's parity release would give."""
+    train, target = data["train"], data["target"]
+    groups = pd.Series(np.asarray(data["group"](train)), index=train.index)
+    rng = np.random.default_rng(seed)
+    overall = train[target].value_counts(normalize=True)
+    parts = []
+    for _, members in train.groupby(groups):
+        for label, share in overall.items():
+            cell = members[members[target] == label]
+            k = round(len(members) * share)
+            parts.append(cell.iloc[rng.choice(len(cell), k, replace=k > len(cell))])
+    return score(data, pd.concat(parts, ignore_index=True))
+
+
 def pairs_outside(data: dict, seed: int) -> int:
     from synthgov.pipeline import generate
 
@@ -151,6 +172,9 @@ def peer(data: dict, seed: int, workdir: Path) -> dict | None:
     if ">=" in sensitive:  # its sensitive columns must be categorical: the split as a column of its own
         sensitive = "age_group"
         train[sensitive] = data["group"](train)
+    coded = pd.api.types.is_numeric_dtype(train[data["target"]])
+    if coded:  # its fairness target must be encoded categorically: a coded label (German's 1 / 2) as text
+        train[data["target"]] = "class_" + train[data["target"]].astype(str)
     path = workdir / f"train-{seed}.csv"
     train.to_csv(path, index=False)
     start = time.perf_counter()
@@ -166,6 +190,8 @@ def peer(data: dict, seed: int, workdir: Path) -> dict | None:
     out = {"fit_s": stats["fit_s"], "seconds": time.perf_counter() - start}
     for label in ("plain", "fair"):
         table = pd.read_csv(stats[label]).drop(columns=["age_group"], errors="ignore")
+        if coded:
+            table[data["target"]] = pd.to_numeric(table[data["target"]].astype(str).str.removeprefix("class_"))
         out[label] = score(data, table)
     return out
 
@@ -177,54 +203,61 @@ def summary(values: list[float]) -> str:
 def main() -> None:
     warnings.simplefilter("ignore")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds on Adult")
+    parser.add_argument("--german-seeds", type=int, default=10, help="seeds (and 70/30 splits) on German credit")
     parser.add_argument("--generators", default="autoregressive,copula,bayesnet")
     parser.add_argument("--datasets", default="adult,german")
     parser.add_argument("--epochs", type=int, default=None, help="neural generators' epochs (default: theirs)")
     parser.add_argument("--no-peer", action="store_true")
     args = parser.parse_args()
     for name in args.datasets.split(","):
-        data = load(name)
-        real = score(data, data["train"])
-        print(f"\n## {name}: sensitive {data['fair']}, label {data['target']} (positive {data['positive']}); "
-              f"real-trained model: AUC {real['auc']:.4f}, DPD {real['dpd']:.4f}; training rows' label-rate gap "
-              f"{real['gap']:.4f}")  # fmt: skip
+        seeds = range(args.seeds if name == "adult" else args.german_seeds)
+        datas = [load(name, seed) for seed in seeds]
+        reals = [score(data, data["train"]) for data in datas]
+        data = datas[0]
+        print(f"\n## {name}: sensitive {data['fair']}, label {data['target']} (positive {data['positive']}), "
+              f"{len(seeds)} seeds; real-trained model: AUC {summary([r['auc'] for r in reals])}, DPD "
+              f"{summary([r['dpd'] for r in reals])}; training rows' label-rate gap "
+              f"{summary([r['gap'] for r in reals])}")  # fmt: skip
         print("| generator | release | AUC | AUC loss | loss vs plain | DPD | DPD / real | table gap | share err (pts) "
               "| seconds |")  # fmt: skip
         print("|---|---|---|---|---|---|---|---|---|---|")
-        rows = {}
         for generator in args.generators.split(","):
-            runs = [ours(data, generator, seed, args.epochs) for seed in range(args.seeds)]
-            rows[generator] = runs
+            runs = [ours(d, generator, seed, args.epochs) for seed, d in zip(seeds, datas, strict=True)]
             for label in ("plain", "parity", "parity, cells under conditions", "rebalance"):
                 figures = [r[label] for r in runs]
-                auc = [f["auc"] for f in figures]
-                dpd = [f["dpd"] for f in figures]
                 err = summary([f["share_err"] for f in figures]) if label == "rebalance" else ""
-                own = [r["plain"]["auc"] - f["auc"] for r, f in zip(runs, figures, strict=True)]
-                print(f"| {generator} | {label} | {summary(auc)} | {summary([real['auc'] - a for a in auc])} | "
-                      f"{summary(own)} | "
-                      f"{summary(dpd)} | {summary([d / real['dpd'] for d in dpd])} | "
-                      f"{summary([f['gap'] for f in figures])} | {err} | {summary([f['seconds'] for f in figures])} |",
-                      flush=True)  # fmt: skip
+                print(f"| {generator} | {label} | {_columns(figures, runs, reals)} | {err} | "
+                      f"{summary([f['seconds'] for f in figures])} |", flush=True)  # fmt: skip
+        runs = [
+            {"plain": real, "parity": real_parity(d, seed)} for seed, d, real in zip(seeds, datas, reals, strict=True)
+        ]
+        print(f"| real rows, reweighed to parity | parity | {_columns([r['parity'] for r in runs], runs, reals)} | | |")
         if not args.no_peer:
             with tempfile.TemporaryDirectory() as tmp:
-                runs = [r for r in (peer(data, seed, Path(tmp)) for seed in range(args.seeds)) if r]
-            if not runs:
+                runs = [peer(d, seed, Path(tmp)) for seed, d in zip(seeds, datas, strict=True)]
+            if not all(runs):
                 print("(TabularARGN not run: create .venv-mostly as in benchmarks/README.md)")
-            for label in ("plain", "fair"):
-                if not runs:
-                    break
+            for label in ("plain", "fair") if all(runs) else ():
                 figures = [r[label] for r in runs]
-                auc, dpd = [f["auc"] for f in figures], [f["dpd"] for f in figures]
-                own = [r["plain"]["auc"] - f["auc"] for r, f in zip(runs, figures, strict=True)]
                 print(f"| TabularARGN (mostlyai-engine) | {'FairnessConfig' if label == 'fair' else 'plain'} | "
-                      f"{summary(auc)} | {summary([real['auc'] - a for a in auc])} | {summary(own)} | {summary(dpd)} | "
-                      f"{summary([d / real['dpd'] for d in dpd])} | {summary([f['gap'] for f in figures])} | | "
-                      f"{summary([r['seconds'] for r in runs])} (fit + 2 samples) |", flush=True)  # fmt: skip
+                      f"{_columns(figures, runs, reals)} | | {summary([r['seconds'] for r in runs])} (fit + 2 "
+                      "samples) |", flush=True)  # fmt: skip
         print(f"\ncounterfactual pairs (copula) differing outside the sensitive column and the label: "
               f"{pairs_outside(data, 0)}")  # fmt: skip
     sys.stdout.flush()
+
+
+def _columns(figures: list[dict], runs: list[dict], reals: list[dict]) -> str:
+    """AUC, its loss against the real-trained model and against the plain release, DPD, its ratio to the
+    real-trained model's, the table's own gap: each per seed against the same seed's split, then averaged."""
+    auc = summary([f["auc"] for f in figures])
+    loss = summary([r["auc"] - f["auc"] for r, f in zip(reals, figures, strict=True)])
+    own = summary([run["plain"]["auc"] - f["auc"] for run, f in zip(runs, figures, strict=True)])
+    ratio = summary([f["dpd"] / r["dpd"] for r, f in zip(reals, figures, strict=True)])
+    return f"{auc} | {loss} | {own} | {summary([f['dpd'] for f in figures])} | {ratio} | " + summary(
+        [f["gap"] for f in figures]
+    )
 
 
 if __name__ == "__main__":

@@ -141,6 +141,8 @@ def test_manifest_states_before_and_after_figures_measured(tmp_path, small_adult
     assert after["groups"]["Female"]["positive_rate"] == pytest.approx(released["Female"], abs=1e-6)
     assert after["demographic_parity_difference"] == pytest.approx(abs(released["Male"] - released["Female"]), abs=1e-6)
     assert after["demographic_parity_difference"] < 0.01
+    assert section["drawn_by"].startswith("selection")  # parity needs about 2 rows drawn per row on Adult
+    assert sum(section["rows_per_cell"].values()) == len(data) == 1500
     carriers = manifest["statement"]["predicate"]["watermark"].get("carriers", {})
     assert "sex" not in carriers and "income" not in carriers
     assert "Bias mitigation `parity`" in (out / "datasheet.md").read_text()

@@ -79,8 +79,8 @@ def test_the_evaluation_is_signed_and_an_edited_report_fails_verify(small_releas
 def test_cost_is_measured_per_stage_with_its_methods(small_release) -> None:
     compute = _predicate(small_release[0])["compute"]
     assert list(compute["stages"]) == [
-        "claim", "keys", "guard", "rules", "charge", "fit", "sample", "privacy_filter", "watermark", "measure",
-        "write", "evaluate"
+        "claim", "keys", "guard", "rules", "fairness", "charge", "fit", "sample", "privacy_filter", "watermark",
+        "measure", "write", "evaluate"
     ]  # fmt: skip
     for stage in compute["stages"].values():
         assert stage["wall_seconds"] >= 0 and stage["cpu_seconds"] >= 0 and stage["gpu_seconds"] == 0
@@ -155,8 +155,8 @@ def test_generate_and_every_stage_are_short() -> None:
     functions = [pipeline.generate, pipeline.run_stages, *pipeline.MODEL_STAGES, *pipeline.SAMPLE_STAGES]
     functions += list(pipeline.RELEASE_STAGES)
     assert [f.__name__ for f in functions[2:]] == [
-        "guard", "rules", "charge", "fit", "sample", "privacy_filter", "watermark", "measure", "write", "evaluate",
-        "sign", "record", "publish", "settle"
+        "guard", "rules", "fairness", "charge", "fit", "sample", "privacy_filter", "watermark", "measure", "write",
+        "evaluate", "sign", "record", "publish", "settle"
     ]  # fmt: skip
     for function in functions:
         assert len(inspect.getsource(function).splitlines()) < 40, function.__name__
