@@ -103,7 +103,8 @@ def test_bad_options_are_one_line(adult: pd.DataFrame, options: dict, words: str
 
 def test_cli_writes_json_html_and_rows(tmp_path, capsys, adult: pd.DataFrame) -> None:
     table = tmp_path / "adult.csv"
-    adult.sample(1500, random_state=3).to_csv(table, index=False)
+    hostile = "<b>work</b>"  # a column name the HTML must escape
+    adult.sample(1500, random_state=3).rename(columns={"workclass": hostile}).to_csv(table, index=False)
     code = cli(["adversarial", str(table), "--target", "income", "--immutable", "sex", "--rounds", "1",
                 "--edge-cases", "0", "-o", str(tmp_path / "rob")])  # fmt: skip
     printed = capsys.readouterr().out
@@ -112,6 +113,7 @@ def test_cli_writes_json_html_and_rows(tmp_path, capsys, adult: pd.DataFrame) ->
     assert f"{report['before']['success_rate']:.1%}" in printed
     html = (tmp_path / "rob" / "robustness.html").read_text()
     assert "Robustness report" in html and str(report["before"]["successes"]) in html
+    assert hostile not in html and "&lt;b&gt;work&lt;/b&gt;" in html
     rows = pd.read_parquet(tmp_path / "rob" / "adversarial.parquet")
     assert len(rows) == report["adversarial_rows"]
     assert cli(["adversarial", str(table), "--target", "wage", "-o", str(tmp_path / "x")]) == 2
