@@ -229,3 +229,15 @@ def test_a_dp_release_takes_its_groups_from_the_declared_schema(small_adult: pd.
     undeclared["sex"].categories = None  # the groups would have to be read from the rows: refused
     with pytest.raises(InputError, match="needs public categories in the schema of a DP release"):
         generate(table, generator="mst", params={"epsilon": 1.0}, schema=undeclared, rows=100, fair=("sex",))
+
+
+def test_parity_with_value_rules_keeps_both(small_adult: pd.DataFrame) -> None:
+    from pathlib import Path
+
+    rules = Path(__file__).parent.parent / "examples" / "adult-rules.yaml"
+    data = generate(small_adult, generator="copula", rows=2000, seed=12, fair=("sex",), target="income",
+                    rules=rules, watermark=False).data  # fmt: skip
+    assert not ((data["relationship"] == "Husband") & (data["sex"] != "Male")).any()
+    assert not ((data["capital-gain"] > 0) & (data["capital-loss"] > 0)).any()
+    rates, sizes = rate(data, data["sex"]), data["sex"].value_counts()
+    assert abs(rates["Female"] - rates["Male"]) <= 1 / sizes["Female"] + 1 / sizes["Male"]
