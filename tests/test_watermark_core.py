@@ -17,7 +17,7 @@ import synthgov
 from conftest import is_text
 from synthgov.watermark import detect, embed, make_plan
 from synthgov.watermark.cells import table_cells, target_shares
-from synthgov.watermark.detect import chernoff_log_p, target_share_log_p
+from synthgov.watermark.detect import DETECTION_THRESHOLD, chernoff_log_p, target_share_log_p
 
 
 def test_chernoff_bound_is_valid_against_monte_carlo() -> None:
@@ -95,7 +95,9 @@ def test_p_values_are_calibrated_over_random_keys(marked_adult, adult: pd.DataFr
             p_values.append(detect(table, [plan], rng.bytes(32), "wm:other").p_value)
     p = np.array(p_values)
     assert (p <= 0.05).mean() <= 0.05 + 0.03  # binomial slack for 300 draws
-    assert p.min() > 1e-4
+    # no wrong key reaches the detection threshold; under uniform p-values the smallest of 300 falls below 1e-6 with
+    # probability 3e-4 (below 1e-4, as this line asked before, with probability 0.03: the plan is drawn afresh)
+    assert p.min() > DETECTION_THRESHOLD
 
 
 def test_embedding_keeps_categories_missing_values_atoms_and_ranges(marked_adult) -> None:
