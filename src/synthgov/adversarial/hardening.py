@@ -15,7 +15,9 @@ from synthgov import progress
 from synthgov.adversarial.attack import AttackResult, attack
 from synthgov.adversarial.classifier import Classifier
 from synthgov.adversarial.threat import threat_model
+from synthgov.constraints.enforcement import FRESH_KINDS
 from synthgov.errors import InputError
+from synthgov.fairness.strategies import positive_label
 from synthgov.table.io import TableLike, read_table
 
 logger = logging.getLogger(__name__)
@@ -53,9 +55,8 @@ def harden(
     classes = labels.dropna().unique()
     if len(classes) != 2:
         raise InputError(f"--target '{target}' has {len(classes)} classes: the attack needs a binary label")
-    counts = labels.value_counts()
-    positive = counts.index[-1]  # the minority class, as the evaluation
-    attacked = counts.index[0] if attack_class is None else _class_of(attack_class, classes, target)
+    positive = positive_label(labels)  # the minority class, as the evaluation and --fair
+    attacked = labels.value_counts().index[0] if attack_class is None else _class_of(attack_class, classes, target)
     ruleset = _rules(rules, frame)
     rng = np.random.default_rng([seed, 31])
     frame = frame[frame[target].notna()].reset_index(drop=True)
@@ -70,7 +71,7 @@ def harden(
         split = f"the given test table ({len(testing):,} rows)"
     training, testing = training.reset_index(drop=True), testing.reset_index(drop=True)
     threat = threat_model(training, kinds, target, list(immutable), budget, max_categorical, ruleset)
-    features = [c for c in frame.columns if c != target and kinds.get(c) not in ("id", "pii", "text")]
+    features = [c for c in frame.columns if c != target and kinds.get(c) not in FRESH_KINDS]
     categories = {c: list(training[c].dropna().unique()) for c in features if kinds.get(c) != "numeric"}
     y_train = (training[target] == positive).to_numpy()
     y_test = (testing[target] == positive).to_numpy()

@@ -194,7 +194,7 @@ def sample(run: ReleaseRun, rows: int) -> pd.DataFrame:
         return draw(run, n, seed, conditions)
 
     if plan.strategy == "counterfactual":
-        fresh = {c.name for c in run.model.schema_.columns if c.kind in ("id", "pii", "text")}
+        fresh = _fresh(run)
         modelled = [c for c in run.model.schema_.names if c not in fresh]
         kept = [c for c in modelled if c not in plan.descendants and c != plan.specs[0].column]
         data = counterfactual_pairs(one, rows, plan.specs[0], plan.descendants, kept, rng)
@@ -212,6 +212,13 @@ def sample(run: ReleaseRun, rows: int) -> pd.DataFrame:
     plan.factor = selection_factor(shares, observed)
     plan.way = "select" if plan.factor <= MAX_SELECTION_FACTOR else "condition"
     return draw_cells(one, counts, plan.specs, plan.target, rng, select=plan.way == "select")
+
+
+def _fresh(run: ReleaseRun) -> set[str]:
+    """Columns the model makes anew (identifiers, personal data, free text): never conditioned, fresh in each row."""
+    from synthgov.constraints.enforcement import FRESH_KINDS
+
+    return {c.name for c in run.model.schema_.columns if c.kind in FRESH_KINDS}
 
 
 def carriers(run: ReleaseRun, columns: list[str]) -> list[str]:
@@ -266,7 +273,7 @@ def _pairs_section(run: ReleaseRun, plan: FairPlan) -> dict[str, Any]:
     data = run.data
     pairs = len(data) // 2
     differ = differing_columns(data.iloc[0 : 2 * pairs : 2], data.iloc[1 : 2 * pairs : 2])
-    fresh = {c.name for c in run.model.schema_.columns if c.kind in ("id", "pii", "text")}
+    fresh = _fresh(run)
     allowed = {plan.specs[0].column, *plan.descendants, *fresh}
     elsewhere = {c: k for c, k in differ.items() if k and c not in allowed}
     if elsewhere:
