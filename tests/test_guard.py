@@ -147,3 +147,29 @@ def test_a_forged_or_unsigned_manifest_is_evidence_of_nothing(adult: pd.DataFram
     (folder / "manifest.json").write_text((signed / "manifest.json").read_text())
     kinds = {e.kind: e for e in inspect_table(real, folder / "table.csv").evidence}
     assert kinds["manifest"].generation_depth == 0 and "signature verified" in kinds["manifest"].detail
+
+
+def test_row_hashes_are_those_of_every_cell_as_text(adult: pd.DataFrame) -> None:
+    # the ledger's row hashes (distinct values made text once) against the rule written cell by cell: numbers as
+    # float64, everything else as pandas' "string" text with one marker for missing values; any dtype of a column
+    from synthgov.release.ledger import row_hashes
+
+    rng = np.random.default_rng(0)
+    table = adult.head(3000).assign(
+        flag=rng.choice([True, False], 3000),
+        mixed=pd.Series(rng.choice(np.array([1, "1", None, 2.5], dtype=object), 3000)),
+        kind=pd.Series(rng.choice(["x", "y", None], 3000)).astype("category"),
+        count=pd.array(rng.choice([1, None], 3000), dtype="Int64"),
+        day=pd.to_datetime(rng.choice(["2020-01-01", "2021-05-03", None], 3000)),
+    )
+    cells = {}
+    for column in sorted(table.columns):
+        series = table[column]
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+            cells[column] = pd.to_numeric(series, errors="coerce").astype("float64").to_numpy()
+        else:
+            cells[column] = np.array([("\x00NA" if pd.isna(v) else v) for v in series.astype("string")], dtype=object)
+    expected = pd.util.hash_pandas_object(pd.DataFrame(cells), index=False).to_numpy(dtype=np.uint64)
+    assert (row_hashes(table) == expected).all()
+    shuffled = table[list(reversed(table.columns))].astype({"education": "category", "sex": object})
+    assert (row_hashes(shuffled) == expected).all()  # column order and a text column's dtype do not matter

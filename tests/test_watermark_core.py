@@ -16,8 +16,9 @@ import pytest
 import synthgov
 from conftest import is_text
 from synthgov.watermark import detect, embed, make_plan
+from synthgov.watermark.bounds import chernoff_log_p, target_share_log_p
 from synthgov.watermark.cells import table_cells, target_shares
-from synthgov.watermark.detect import DETECTION_THRESHOLD, chernoff_log_p, target_share_log_p
+from synthgov.watermark.detect import DETECTION_THRESHOLD
 
 
 def test_chernoff_bound_is_valid_against_monte_carlo() -> None:
@@ -252,3 +253,55 @@ def test_is_function_of_agrees_with_a_group_by(n_values: int) -> None:
         expected = bool((pd.Series(values).groupby(codes).nunique() <= 1).all())
         assert is_function_of(codes, k, values, n_values) == expected
         assert expected == (trial % 2 == 0)
+
+
+def test_label_codes_equal_factorizing_every_label() -> None:
+    # the fast path (distinct values made text, then coded) against coding the text of every cell, on every dtype
+    from synthgov.watermark.category_shares import label_codes, labels
+
+    rng = np.random.default_rng(0)
+    cases = [
+        pd.Series(rng.choice(["a", "b", None, "c"], 1000)),
+        pd.Series(rng.choice(["a", "b", "c"], 1000)).astype("category"),
+        pd.Series(rng.integers(0, 5, 1000)),
+        pd.Series(rng.choice([1.0, 2.5, np.nan], 1000)),
+        pd.Series(rng.choice([True, False], 1000)),
+        pd.Series(rng.choice(np.array([1, "1", None], dtype=object), 1000)),  # 1 and "1": one label
+        pd.Series(pd.array(rng.choice([1, 2, None], 1000), dtype="Int64")),
+        pd.Series([None] * 5 + ["x"] * 5, dtype="str"),
+        pd.Series([None, None], dtype=object),
+    ]
+    for series in cases:
+        expected_codes, expected_names = pd.factorize(labels(series).to_numpy())
+        codes, names = label_codes(series)
+        assert codes.tolist() == expected_codes.tolist(), series.dtype
+        assert list(names) == list(expected_names), series.dtype
+
+
+def test_the_rows_relabelled_are_the_full_sort_s_first_ones() -> None:
+    # the best-scored rows sorted first (with every tie of the last score) give the full stable sort's choice
+    from synthgov.watermark.category_shares import _most_plausible
+
+    def full_sort(candidates, score, codes, owed, need):  # the rule written directly: sort all, then take
+        order = [i for i in sorted(range(len(score)), key=lambda i: -score[i]) if np.isfinite(score[i])]
+        taken, used = [], dict.fromkeys(range(len(owed)), 0)
+        for i in order:
+            row = candidates[i]
+            if used[codes[row]] < owed[codes[row]]:
+                taken.append(row)
+            used[codes[row]] += 1
+            if len(taken) == need:
+                break
+        return taken
+
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        n, k = int(rng.integers(10, 20000)), int(rng.integers(1, 5))
+        codes = rng.integers(0, k, n)
+        candidates = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
+        score = np.round(rng.normal(size=len(candidates)), int(rng.integers(0, 3)))  # many ties
+        score[rng.random(len(candidates)) < 0.1] = -np.inf
+        owed = rng.integers(0, max(2, n // (k * int(rng.integers(1, 50)))), k)
+        need = int(rng.integers(1, max(2, n // int(rng.integers(1, 100)))))
+        chosen = _most_plausible(candidates, score, codes, owed, need)
+        assert chosen.tolist() == full_sort(candidates, score, codes, owed, need)

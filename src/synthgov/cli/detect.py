@@ -17,13 +17,23 @@ def register(app: typer.Typer) -> None:
 
 
 def detect_command(
-    table: Path = typer.Argument(..., help="Suspect table (CSV or Parquet), or a release folder.", metavar="TABLE"),
+    table: Path = typer.Argument(
+        ..., help="Suspect table (CSV or Parquet, or a folder of part-*.parquet), or a release folder.", metavar="TABLE"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (p_value, key_id, payload, rows, ...)."),
     threshold: float = typer.Option(THRESHOLD, "--threshold", help="p-value at or below which the mark is found."),
     server: str = typer.Option(
         None, "--server", help="Ask a registry (synthgov serve) instead: was this one of its copies, and whose?"
     ),
     token: str = typer.Option(None, "--token", help="With --server: your API token (default: $SYNTHGOV_TOKEN)."),
+    dask: str = typer.Option(
+        None,
+        "--dask",
+        help="Read a partitioned table's files on a Dask cluster: 'local' (a LocalCluster) or the scheduler's "
+        "address (its workers must reach the files and receive the watermark key). Needs synthgov[dask].",
+        metavar="ADDRESS",
+    ),
+    workers: int = typer.Option(2, "--workers", help="Worker processes of --dask local."),
 ) -> None:
     """Test TABLE for the watermark of the keys in $SYNTHGOV_HOME (or of a registry's copies with --server).
     Exit 0 found, 1 not found, 2 bad input."""
@@ -31,12 +41,12 @@ def detect_command(
         _detect_remote(table, server, token, as_json)
         return
     from synthgov.release.keys import Keystore, watermark_key_id
-    from synthgov.table.io import read_table
-    from synthgov.watermark import detect, registry
+    from synthgov.table.io import read_chunks, release_data
+    from synthgov.watermark import registry
+    from synthgov.watermark.detect import detect_chunks
 
     with user_errors():
-        path = table / "synthetic.parquet" if table.is_dir() else table
-        frame = read_table(path)
+        path = release_data(table)
         store = Keystore.default()
         if not store.exists():
             from synthgov.errors import InputError
@@ -44,7 +54,16 @@ def detect_command(
             raise InputError(f"no keystore in {store.folder}: detection needs the watermark key (synthgov keys init)")
         secret = store.watermark_secret()
         key_id = watermark_key_id(secret)
-        result = detect(frame, registry.plans_for(key_id), secret, key_id)
+        plans = registry.plans_for(key_id)
+        if dask is not None:  # each file's evidence on a worker, added here in file order
+            from synthgov.release.on_dask import detect_files
+            from synthgov.table.io import table_files
+
+            result = detect_files(table_files(path), plans, secret, key_id, dask, workers)
+        else:
+            # read in parts (a partitioned release's partitions, a Parquet file's row groups): bounded memory, and
+            # the same answer as the whole table in memory (watermark.evidence)
+            result = detect_chunks(read_chunks(path), plans, secret, key_id)
     found = result.p_value <= threshold
     if as_json:
         typer.echo(json.dumps({**result.to_dict(), "found": found, "threshold": threshold}))

@@ -48,6 +48,21 @@ def generate_command(
     seed: int = typer.Option(None, "--seed", help="Seed of every random step (default: fresh, recorded)."),
     out_dir: Path = typer.Option(Path("synthgov-release"), "--out", "-o", help="Release folder to write."),
     csv: bool = typer.Option(False, "--csv", help="Also write synthetic.csv."),
+    partition_rows: int = typer.Option(
+        None,
+        "--partition-rows",
+        help="Write synthetic/part-*.parquet of this many rows, one in memory at a time (the default above "
+        "1,000,000 rows, with 250,000-row partitions).",
+    ),
+    dask: str = typer.Option(
+        None,
+        "--dask",
+        help="Write the release in partitions drawn on a Dask cluster: 'local' (a LocalCluster on this machine) or "
+        "the scheduler's address (its workers must reach the output folder and receive the watermark key). Needs "
+        "synthgov[dask].",
+        metavar="ADDRESS",
+    ),
+    workers: int = typer.Option(2, "--workers", help="Worker processes of --dask local."),
     schema: Path = typer.Option(None, "--schema", help="Schema file (from `synthgov schema`) overriding inference."),
     condition: list[str] = typer.Option(
         None, "--condition", "-c", help="COLUMN=VALUE every row must have (repeatable).", metavar="COLUMN=VALUE"
@@ -173,6 +188,9 @@ def generate_command(
             strategy=strategy,
             shares=shares,
             descendants=tuple(descendants or ()),
+            partition_rows=partition_rows,
+            dask=dask,
+            workers=workers,
         )
     _report(release)
     _report_rules(release)
@@ -215,9 +233,11 @@ def _report_rules(release: Release) -> None:
 def _report(release: Release) -> None:
     from rich.table import Table
 
-    data = release.data
+    rows = release.rows if release.rows is not None else len(release.data)
+    predicate = (release.manifest or {}).get("statement", {}).get("predicate", {})
+    width = len(predicate["integrity"]["files"][0]["columns"]) if predicate else release.data.shape[1]
     out.print(
-        f"[bold green]done[/]: {len(data):,} synthetic rows x {data.shape[1]} columns with "
+        f"[bold green]done[/]: {rows:,} synthetic rows x {width} columns with "
         f"[bold]{release.generator}[/] (seed {release.seed}) in "
         f"{release.fit_seconds:.1f} s fit + {release.sample_seconds:.1f} s sample"
     )
@@ -230,8 +250,13 @@ def _report(release: Release) -> None:
     view = Table(title=f"release folder {release.folder.resolve()}")
     view.add_column("file")
     view.add_column("size", justify="right")
+    parts = [path for path in release.files if path.parent.name == "synthetic" and path.name.startswith("part-")]
+    if parts:
+        size = sum(path.stat().st_size for path in parts)
+        view.add_row(f"{parts[0].parent}/part-*.parquet ({len(parts)} partitions)", f"{size / 1024:,.0f} KiB")
     for path in release.files:
-        view.add_row(str(path), f"{path.stat().st_size / 1024:,.0f} KiB")
+        if path not in parts:
+            view.add_row(str(path), f"{path.stat().st_size / 1024:,.0f} KiB")
     out.print(view)
 
 

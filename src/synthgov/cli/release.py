@@ -56,12 +56,20 @@ def keys_export_public(
         typer.echo(pem.decode("ascii"), nl=False)
 
 
+DASK_HELP = (
+    "Check the data files on a Dask cluster: 'local' (a LocalCluster on this machine) or the scheduler's address "
+    "(its workers must reach the files; for the watermark they receive its key). Needs synthgov[dask]."
+)
+
+
 def verify_command(
     release: Path = typer.Argument(
         ..., help="A release folder (with manifest.json), or an audit certificate (.json).", metavar="RELEASE"
     ),
     public_key: Path = typer.Option(None, "--public-key", "-k", help="PEM public key to trust (default: yours)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    dask: str = typer.Option(None, "--dask", help=DASK_HELP, metavar="ADDRESS"),
+    workers: int = typer.Option(2, "--workers", help="Worker processes of --dask local."),
 ) -> None:
     """Check a release: its signature, every signed file's sha256, the rows of each data file chunk by chunk, the
     embedded public key, and the watermark (when this keystore holds the release's key; a release too small to
@@ -73,7 +81,7 @@ def verify_command(
     if release.is_file() and release.name != "manifest.json":
         _verify_certificate(release, public_key, as_json)
     with user_errors():
-        result = verify_release(release, public_key)
+        result = verify_release(release, public_key, dask=dask, workers=workers)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
     else:

@@ -27,6 +27,9 @@ RELEASE_STAGES = (
     stages.settle,
 )
 
+# a partitioned release: sampling, watermark, measuring and writing in one pass over the partitions
+PARTITIONED_STAGES = (stages.stream, stages.sign, stages.record, stages.publish, stages.settle)
+
 
 def generate(source: TableLike, **options: Any) -> Release:
     """Fit a generator on ``source`` (a table, or a rules spec for ``rules``) and sample ``rows`` rows (default:
@@ -37,12 +40,18 @@ def generate(source: TableLike, **options: Any) -> Release:
     figures. Before fitting, the synthetic-data guard checks the table (:mod:`synthgov.governance.guard`): one
     of this issuer's releases is refused unless ``allow_synthetic``, within ``policy``. The options are the
     fields of :class:`ReleaseOptions`."""
+    from synthgov.pipeline import streaming
+
     run = ReleaseRun(source, ReleaseOptions.of(options), release_id=str(uuid.uuid4()))
-    chosen = [*((stages.claim, stages.keys) if run.options.out is not None else ()), *MODEL_STAGES, *SAMPLE_STAGES]
-    if run.options.out is not None:
+    streaming.check(run.options)
+    chosen = [*((stages.claim, stages.keys) if run.options.out is not None else ()), *MODEL_STAGES]
+    if streaming.wanted(run.options):
+        chosen += [*PARTITIONED_STAGES]
+    elif run.options.out is not None:
+        chosen += [*SAMPLE_STAGES]
         chosen += [s for s in RELEASE_STAGES if s is not stages.evaluate or run.options.evaluate]
     else:
-        chosen.append(stages.settle)  # the rows are handed over in memory
+        chosen += [*SAMPLE_STAGES, stages.settle]  # the rows are handed over in memory
     try:
         run_stages(run, chosen)
     finally:

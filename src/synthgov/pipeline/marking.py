@@ -21,38 +21,17 @@ NO_CARRIER = (
 
 def embed_watermark(run: ReleaseRun) -> dict[str, Any]:
     """Embed the keyed watermark in ``run.data`` and record the plan; return the manifest's watermark section."""
-    from synthgov.release.keys import Keystore, watermark_key_id
-    from synthgov.watermark import embed, make_plan, registry
+    from synthgov.watermark import embed, registry
     from synthgov.watermark.detect import DETECTION_THRESHOLD, detect, signed_vote
 
-    keystore = Keystore.default().ensure()
-    secret = keystore.watermark_secret()
-    key_id = watermark_key_id(secret)
-    recipient = run.options.recipient
-    # a partially synthetic release is marked in its generated columns only: its real values stay as they are
-    # (a hybrid release is marked in all its rows, real ones included: a mark in the generated rows alone would tell
-    # them apart, a classifier's AUC 0.71 against 0.52 unmarked on Adult)
-    from synthgov.pipeline.value_rules import carriers as free_of_rules
-
-    carriers = run.partial["replaced"] if run.partial is not None else list(run.data.columns)
-    carriers = free_of_rules(run, carriers)  # no column a value rule reads: a mark must not break a rule
-    from synthgov.pipeline.fairness import carriers as free_of_fairness
-
-    carriers = free_of_fairness(run, carriers)  # nor a column whose shares or pairs --fair fixed
+    carriers = carrier_columns(run, list(run.data.columns))
     frame = run.data[carriers]
-    fingerprint = int(pd.util.hash_pandas_object(frame, index=False).sum())
-    plan = make_plan(
-        frame,
-        key_id,
-        release_id=run.release_id,
-        recipient=recipient,
-        plan_seed=f"{key_id}|{run.generator}|{run.model.seed_}|{recipient}|{fingerprint}",
-    )
+    plan, secret = plan_for(run, frame)
     if not plan.carriers and not plan.category_counts:
         logger.info("watermark: not embedded: %s", NO_CARRIER)
-        return {"embedded": False, "scheme": plan.scheme, "key_id": plan.key_id, "note": NO_CARRIER}
+        return unmarked(plan, NO_CARRIER)
     marked = embed(frame, plan, secret)
-    found = detect(marked, [plan], secret, key_id)
+    found = detect(marked, [plan], secret, plan.key_id)
     if found.p_value > DETECTION_THRESHOLD:
         # the manifest claims only a mark the rows carry: too few rows (or too uniform) to detect it, so the rows
         # stay unmarked and the manifest says so with the measured p-value
@@ -61,7 +40,7 @@ def embed_watermark(run: ReleaseRun) -> dict[str, Any]:
             f"at release, threshold {DETECTION_THRESHOLD:g})"
         )
         logger.info("watermark: %s", note)
-        return {"embedded": False, "scheme": plan.scheme, "key_id": plan.key_id, "note": note}
+        return unmarked(plan, note)
     if carriers == list(run.data.columns):
         run.data = marked
     else:
@@ -71,12 +50,55 @@ def embed_watermark(run: ReleaseRun) -> dict[str, Any]:
         run.data = data
     plan.coherence = signed_vote(marked, plan, secret)
     registry.save(plan)
+    return marked_section(plan, found.p_value)
+
+
+def carrier_columns(run: ReleaseRun, columns: list[str]) -> list[str]:
+    """The columns that may carry the mark: a partially synthetic release's generated columns (its real values
+    stay as they are; a hybrid release is marked in all its rows, real ones included: a mark in the generated
+    rows alone would tell them apart, a classifier's AUC 0.71 against 0.52 unmarked on Adult), none that a value
+    rule reads (a mark must not break a rule), nor a column whose shares or pairs ``--fair`` fixed."""
+    from synthgov.pipeline.fairness import carriers as free_of_fairness
+    from synthgov.pipeline.value_rules import carriers as free_of_rules
+
+    carriers = run.partial["replaced"] if run.partial is not None else columns
+    return free_of_fairness(run, free_of_rules(run, carriers))
+
+
+def plan_for(run: ReleaseRun, frame: pd.DataFrame) -> tuple[Any, bytes]:
+    """The watermark plan of the carrier columns ``frame`` (unmarked rows: the release's, or its first
+    partition's) under this keystore's key, and the key's secret."""
+    from synthgov.release.keys import Keystore, watermark_key_id
+    from synthgov.watermark import make_plan
+
+    secret = Keystore.default().ensure().watermark_secret()
+    key_id = watermark_key_id(secret)
+    recipient = run.options.recipient
+    fingerprint = int(pd.util.hash_pandas_object(frame, index=False).sum())
+    plan = make_plan(
+        frame,
+        key_id,
+        release_id=run.release_id,
+        recipient=recipient,
+        plan_seed=f"{key_id}|{run.generator}|{run.model.seed_}|{recipient}|{fingerprint}",
+    )
+    return plan, secret
+
+
+def unmarked(plan: Any, note: str) -> dict[str, Any]:
+    """The manifest's watermark section of a release left unmarked, and why."""
+    return {"embedded": False, "scheme": plan.scheme, "key_id": plan.key_id, "note": note}
+
+
+def marked_section(plan: Any, p_value: float) -> dict[str, Any]:
+    """The manifest's watermark section of a marked release: the plan's public summary, a commitment to the whole
+    plan (kept private in the issuer's registry) and the p-value measured on the rows as released."""
     return {
         "embedded": True,
-        "p_value_at_release": found.p_value,
+        "p_value_at_release": p_value,
         **plan.summary(),
         "key_id": plan.key_id,
         "plan_commitment": hashlib.sha256(json.dumps(plan.to_dict(), sort_keys=True).encode()).hexdigest(),
-        "recipient": recipient,
+        "recipient": plan.recipient,
         "detect": "synthgov detect <table> (needs this key and its plans)",
     }

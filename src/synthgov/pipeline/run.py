@@ -59,6 +59,9 @@ class ReleaseOptions:
     strategy: str | None = None  # rebalance | parity | counterfactual (default: parity with a target, else rebalance)
     shares: Any = None  # rebalance: {group: share} or 'Female=0.5,Male=0.5' (default: equal shares)
     descendants: tuple[str, ...] | list[str] = ()  # counterfactual: the columns the sensitive attribute causes
+    partition_rows: int | None = None  # write synthetic/part-*.parquet of this many rows (default above 1M rows)
+    dask: str | None = None  # draw the partitions on Dask: "local" (a LocalCluster) or a scheduler's address
+    workers: int = 2  # the workers of a local Dask cluster
 
     @classmethod
     def of(cls, options: dict[str, Any]) -> ReleaseOptions:
@@ -99,6 +102,11 @@ class ReleaseRun:
     rules_drawn: dict[str, Any] | None = None  # what enforcing them took when rows were drawn
     fair: Any = None  # the bias-mitigation plan (a FairPlan), when --fair was given
     real_rows: Any = None  # a hybrid release: the boolean mask of its real rows (never written anywhere)
+    partitions: dict[str, Any] | None = None  # a partitioned release: the manifest's section (pipeline.streaming)
+    data_entries: list[dict[str, Any]] | None = None  # ... its files' integrity records, made as they were written
+    sketch: Any = None  # ... the ledger's row sketch, added partition by partition
+    released_rows: int | None = None  # ... its rows (``data`` is then None: never whole in memory)
+    rule_violations: dict[str, int] | None = None  # ... each value rule's violations, summed over the partitions
     workdir: Path | None = None  # the staging folder the release is built in, until it is swapped into place
     held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # the lock on the target folder
 
@@ -134,7 +142,13 @@ class ReleaseRun:
             generator=self.generator,
             seed=self.model.seed_,
             fit_seconds=self.meter.seconds("fit"),
-            sample_seconds=self.meter.seconds("sample"),
+            sample_seconds=self.meter.seconds("sample") or self.meter.seconds("stream"),
             manifest=self.manifest,
             model=self.model,
+            rows=self.rows,
         )
+
+    @property
+    def rows(self) -> int | None:
+        """The rows released: in memory, or written partition by partition."""
+        return self.released_rows if self.data is None else len(self.data)

@@ -23,7 +23,7 @@ def sign_run(run: ReleaseRun) -> None:
         seed=int(run.model.seed_),
         keystore=keystore,
         source=_source(run),
-        rows=len(run.data),
+        rows=run.rows,
         cost=_with_fit_steps(run.meter.summary(), run.model),
         party=options.party,
         evaluation=run.evaluation,
@@ -55,11 +55,21 @@ def sign_run(run: ReleaseRun) -> None:
 
         predicate["source"] = manifest_source(run, predicate["source"])
         predicate["privacy"] = manifest_privacy(run)
-    data_files = [p for p in run.files if p.name.startswith("synthetic.")]
-    run.signed_files = sign_release(run.folder, data_files, predicate, keystore, reports=run.report_files)
+    if run.partitions is not None:
+        predicate["partitions"] = run.partitions
+    run.signed_files = sign_release(
+        run.folder, data_files(run), predicate, keystore, reports=run.report_files, entries=run.data_entries
+    )
     from synthgov.release.verify import load_manifest
 
     run.manifest = load_manifest(run.folder)
+
+
+def data_files(run: ReleaseRun) -> list[Path]:
+    """The release's data files: ``synthetic.parquet`` (and ``.csv``), or a partitioned release's partitions."""
+    from synthgov.pipeline.streaming import DATA_FOLDER
+
+    return [p for p in run.files if p.name.startswith("synthetic.") or p.parent.name == DATA_FOLDER]
 
 
 def _source(run: ReleaseRun) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The named stages of a release, in order: claim -> keys -> guard -> rules -> fairness -> charge -> fit -> sample
--> privacy_filter -> watermark -> measure -> write -> evaluate -> sign -> record -> publish -> settle.
+-> privacy_filter -> watermark -> measure -> write -> evaluate -> sign -> record -> publish -> settle. A partitioned
+release (:mod:`synthgov.pipeline.streaming`) has one ``stream`` stage in place of sample to evaluate.
 
 Each takes the :class:`~synthgov.pipeline.run.ReleaseRun` and fills its part; ``generate``
 runs them all, ``synthgov fit`` the first two, and the service and Dask work reuse them one by one.
@@ -86,7 +87,9 @@ def guard(run: ReleaseRun) -> None:
     from synthgov.governance.guard import enforce
 
     run.table = read_table(source)
-    if options.rows is not None:
+    from synthgov.pipeline.streaming import wanted as partitioned
+
+    if options.rows is not None and not partitioned(options):  # partitions: one in memory at a time
         from synthgov.capacity import check_rows_fit
 
         check_rows_fit(options.rows, run.table.shape[1])  # before any fitting
@@ -102,9 +105,11 @@ def guard(run: ReleaseRun) -> None:
 def rules(run: ReleaseRun) -> None:
     """Value rules (``--rules``, or ``rules:`` in the schema file) measured on the real table before any fitting:
     a rule over an unknown column, one that nothing satisfies, or rules that contradict each other stop the run."""
+    from synthgov.pipeline.streaming import check_rules
     from synthgov.pipeline.value_rules import prepare
 
     prepare(run)
+    check_rules(run)
 
 
 def fairness(run: ReleaseRun) -> None:
@@ -155,6 +160,14 @@ def sample(run: ReleaseRun) -> None:
     from synthgov.pipeline.value_rules import draw
 
     run.data = draw(run, rows, None, options.conditions)
+
+
+def stream(run: ReleaseRun) -> None:
+    """A partitioned release (more than a million rows, or ``--partition-rows``): sample, watermark, measure and
+    write in one pass over the partitions, one in memory at a time (:mod:`synthgov.pipeline.streaming`)."""
+    from synthgov.pipeline.streaming import write_partitions
+
+    write_partitions(run)
 
 
 def privacy_filter(run: ReleaseRun) -> None:
@@ -231,13 +244,14 @@ def sign(run: ReleaseRun) -> None:
 
 def record(run: ReleaseRun) -> None:
     """Enter the release in this issuer's ledger (the guard reads it to recognise the rows later)."""
+    from synthgov.pipeline.signing import data_files
     from synthgov.release import ledger
 
     depth = run.verdict.generation_depth if run.verdict is not None else 0
-    data_files = [p for p in run.files if p.name.startswith("synthetic.")]
-    ledger.record(
-        run.release_id, run.folder / "manifest.json", run.data, data_files, depth, run.table, real_rows=run.real_rows
-    )
+    rows = run.data if run.sketch is None else run.sketch
+    columns = None if run.data_entries is None else run.data_entries[0]["columns"]
+    ledger.record(run.release_id, run.folder / "manifest.json", rows, data_files(run), depth, run.table,
+                  real_rows=run.real_rows, rows=run.rows, columns=columns)  # fmt: skip
 
 
 def publish(run: ReleaseRun) -> None:

@@ -52,11 +52,11 @@ def draw(run: ReleaseRun, n: int, seed: int | None, conditions: Any) -> pd.DataF
     from synthgov.constraints.enforcement import sample_satisfying
 
     data, report = sample_satisfying(run.model, n, run.rules, seed=seed, conditions=conditions)
-    run.rules_drawn = report if run.rules_drawn is None else _merged(run.rules_drawn, report)
+    run.rules_drawn = report if run.rules_drawn is None else merged(run.rules_drawn, report)
     return data
 
 
-def _merged(first: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+def merged(first: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
     merged = dict(first)
     for key in ("rows_drawn_again", "rows_replaced_whole", "rows_resampled_conditionally"):
         merged[key] = first[key] + more[key]
@@ -78,8 +78,11 @@ def section(run: ReleaseRun) -> dict[str, Any] | None:
         return None
     from synthgov.constraints.enforcement import METHOD
 
-    assert run.data is not None
-    released = run.rules.violations(run.data)
+    if run.rule_violations is not None:  # a partitioned release: counted partition by partition as written
+        released = run.rule_violations
+    else:
+        assert run.data is not None
+        released = run.rules.violations(run.data)
     broken = {name: count for name, count in released.items() if count}
     if broken:
         raise RuntimeError(f"released rows break rules: {broken}")
@@ -94,7 +97,7 @@ def section(run: ReleaseRun) -> dict[str, Any] | None:
         rules.append(entry)
     return {
         "method": (run.rules_drawn or {}).get("method", METHOD),
-        "checked_rows": len(run.data),
+        "checked_rows": run.rows,
         "rows_drawn_again": (run.rules_drawn or {}).get("rows_drawn_again", 0),
         "rows_replaced_whole": (run.rules_drawn or {}).get("rows_replaced_whole", 0),
         "rows_resampled_conditionally": (run.rules_drawn or {}).get("rows_resampled_conditionally", 0),

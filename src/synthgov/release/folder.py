@@ -25,6 +25,7 @@ class Release:
     sample_seconds: float = 0.0
     manifest: dict | None = None
     model: Any = None
+    rows: int | None = None  # rows released (a partitioned release's ``data`` is None: it is never whole in memory)
 
 
 def write_release(
@@ -47,10 +48,16 @@ def write_release(
 
 
 def sign_release(
-    folder: str | Path, data_files: list[Path], predicate: dict, keystore: object, reports: list[Path] | None = None
+    folder: str | Path,
+    data_files: list[Path],
+    predicate: dict,
+    keystore: object,
+    reports: list[Path] | None = None,
+    entries: list[dict] | None = None,
 ) -> list[Path]:
     """Write the signed manifest.json and the datasheet.md of a release folder (``reports``: evaluation files
-    inside the folder, covered by the manifest too)."""
+    inside the folder, covered by the manifest too; ``entries``: the data files' integrity records, when made as
+    they were written)."""
     from synthgov.release.manifest import DATASHEET, MANIFEST, build_and_sign
 
     folder = Path(folder)
@@ -60,6 +67,7 @@ def sign_release(
         predicate=predicate,
         keystore=keystore,  # type: ignore[arg-type]
         reports=reports or [],
+        entries=entries,
     )
     from synthgov.release.exports import CROISSANT_FILE, PROV_FILE
 

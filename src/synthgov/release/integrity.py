@@ -69,12 +69,17 @@ def read_data(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, low_memory=False)
 
 
-def data_entry(path: Path, frame: pd.DataFrame | None = None) -> dict[str, object]:
+def data_entry(
+    path: Path, frame: pd.DataFrame | None = None, name: str | None = None, sha256: str | None = None
+) -> dict[str, object]:
+    """The integrity record of one data file: its digest, size, rows, columns and row-chunk Merkle tree.
+    ``frame``: its rows when in hand (not read again); ``name``: its path inside the release (default: its file
+    name); ``sha256``: its digest when taken from the bytes as they were written."""
     frame = read_data(path) if frame is None else frame
     leaves = chunk_hashes(frame)
     return {
-        "path": path.name,
-        "sha256": file_sha256(path),
+        "path": name or path.name,
+        "sha256": sha256 or file_sha256(path),
         "bytes": path.stat().st_size,
         "rows": len(frame),
         "columns": list(map(str, frame.columns)),

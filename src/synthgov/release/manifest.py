@@ -47,12 +47,15 @@ def build_and_sign(
     predicate: dict[str, Any],
     keystore: Keystore,
     reports: list[Path] | None = None,
+    entries: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Complete ``predicate`` with the integrity section, sign it, and write manifest.json. ``reports`` (the
-    evaluation's files, inside ``folder``) are covered by their sha256 like the exports."""
+    evaluation's files, inside ``folder``) are covered by their sha256 like the exports. ``entries``: the data
+    files' integrity records when they were made as the files were written (a partitioned release)."""
     from synthgov.release.exports import write_exports
 
-    entries = [integrity.data_entry(path) for path in data_files]
+    if entries is None:
+        entries = [integrity.data_entry(path) for path in data_files]
     covered = [{"path": p.relative_to(folder).as_posix(), "sha256": integrity.file_sha256(p)} for p in (reports or [])]
     predicate = {**predicate, "integrity": {"files": entries, "reports": covered}}
     exports = write_exports(folder, predicate, (predicate.get("source") or {}).get("schema"))

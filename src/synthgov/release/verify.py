@@ -67,9 +67,12 @@ def trusted_keys(public_key: Path | None) -> dict[str, Any]:
     return keys
 
 
-def verify_release(folder: str | Path, public_key: Path | None = None) -> Verification:
+def verify_release(
+    folder: str | Path, public_key: Path | None = None, dask: str | None = None, workers: int = 2
+) -> Verification:
     """Check the signature first; only a statement signed by a trusted key leads to reading the files it names,
-    and only names inside ``folder``. A malformed manifest is an :class:`InputError` naming the field."""
+    and only names inside ``folder``. A malformed manifest is an :class:`InputError` naming the field. ``dask``:
+    check the data files (and gather a partitioned release's watermark evidence) on a Dask cluster's workers."""
     folder = Path(folder)
     document = load_manifest(folder)
     statement = document["statement"]
@@ -86,9 +89,21 @@ def verify_release(folder: str | Path, public_key: Path | None = None) -> Verifi
         return result
     if not files:
         result.problems.append("integrity: the manifest lists no data files")
-    read: dict[str, tuple[Any, bool]] = {}  # path -> (its rows, whether its sha256 matched): each file read once
-    for entry in files:
-        _check_file(folder, entry, result, read)
+    # path -> (its rows, whether its sha256 matched, whether it reads as a table) for the files present; the rows
+    # are kept for the first data file only (the one the watermark of a one-file release is tested on), so a
+    # partitioned release is checked one partition in memory at a time
+    read: dict[str, tuple[Any, bool, bool]] = {}
+    if dask is not None and files:
+        from synthgov.release.on_dask import map_in_order
+
+        done = map_in_order(dask, workers, check_data_file, files, str(folder), False)
+    else:
+        done = [check_data_file(entry, str(folder), number == 0) for number, entry in enumerate(files)]
+    for entry, check in zip(files, done, strict=True):
+        result.checks += check.checks
+        result.problems += check.problems
+        if check.state is not None:
+            read[entry["path"]] = (check.rows, check.state, check.readable)
     for entry in covered:
         path = folder / entry["path"]
         if not path.is_file():
@@ -102,7 +117,7 @@ def verify_release(folder: str | Path, public_key: Path | None = None) -> Verifi
         if subjects.get(entry["path"]) != entry["sha256"]:
             result.problems.append(f"{entry['path']}: statement subject digest differs from the integrity record")
     _check_embedded_key(document, result)
-    _check_watermark(folder, statement["predicate"], files, result, read)
+    _check_watermark(folder, statement["predicate"], files, result, read, (dask, workers))
     result.unsigned = _unsigned_files(folder, [e["path"] for e in [*files, *covered]])
     result.valid = not result.problems
     return result
@@ -242,7 +257,8 @@ def _check_watermark(
     predicate: dict[str, Any],
     files: list[dict[str, Any]],
     result: Verification,
-    read: dict[str, tuple[Any, bool]],
+    read: dict[str, tuple[Any, bool, bool]],
+    cluster: tuple[str | None, int] = (None, 2),
 ) -> None:
     """A release that says it is watermarked must carry the mark (checked when this keystore holds its key)."""
     marking = predicate.get("watermark") or {}
@@ -263,14 +279,33 @@ def _check_watermark(
         return
     plans = [p for p in registry.plans_for(marking["key_id"]) if p.id == marking.get("plan_id")]
     data = [read[e["path"]] for e in files if e["path"] in read]
-    if not plans or not data:
+    if not plans:
         result.checks.append("watermark: not checked (the plan of this release is not in this keystore)")
         return
-    frame, intact = data[0]
-    if frame is None:
+    if not data:
+        result.checks.append("watermark: not checked (no data file to test)")
+        return
+    frame, intact, _ = data[0]
+    if predicate.get("partitions") is not None:  # every readable partition, read again one at a time
+        readable = [folder / e["path"] for e in files if e["path"] in read and read[e["path"]][2]]
+        if not readable:
+            result.checks.append("watermark: not checked (no data file can be read as a table)")
+            return
+        intact = len(readable) == len(files) and all(read[e["path"]][1] for e in files)
+        if cluster[0] is not None:
+            from synthgov.release.on_dask import detect_files
+
+            found = detect_files(readable, plans, secret, marking["key_id"], *cluster)
+        else:
+            from synthgov.watermark.detect import detect_chunks
+
+            chunks = (integrity.read_data(path) for path in readable)
+            found = detect_chunks(chunks, plans, secret, marking["key_id"])
+    elif frame is None:
         result.checks.append("watermark: not checked (the data file cannot be read as a table)")
         return
-    found = detect(frame, plans, secret, marking["key_id"])
+    else:
+        found = detect(frame, plans, secret, marking["key_id"])
     if found.p_value <= DETECTION_THRESHOLD:
         result.checks.append(f"watermark: present (p = {found.p_value:.1e}); {found.payload_line()}")
     elif intact:
@@ -284,34 +319,47 @@ def _check_watermark(
         )
 
 
-def _check_file(folder: Path, entry: dict[str, Any], result: Verification, read: dict[str, tuple[Any, bool]]) -> None:
-    """Digest, Merkle root and row chunks of one data file; its rows (once read) go into ``read``."""
+@dataclass
+class FileCheck:
+    """One data file checked: what held, what did not, its state (True: the signed bytes; False: changed but
+    readable; None: missing or unreadable) and, when asked for, its rows."""
+
+    checks: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    state: bool | None = None
+    rows: Any = None
+    readable: bool = True
+
+
+def check_data_file(entry: dict[str, Any], folder: str, keep_rows: bool = False) -> FileCheck:
+    """Digest, Merkle root and row chunks of one data file (also a Dask task: it reads the file where it runs)."""
+    out = FileCheck()
     scheme = entry.get("merkle_scheme", integrity.LEGACY_MERKLE_SCHEME)
     if integrity.merkle_root(entry["chunk_hashes"], scheme) != entry["merkle_root"]:
-        result.problems.append(f"{entry['path']}: the Merkle root does not match the row-chunk digests ({scheme})")
+        out.problems.append(f"{entry['path']}: the Merkle root does not match the row-chunk digests ({scheme})")
     else:
-        result.checks.append(f"{entry['path']}: Merkle root matches its {len(entry['chunk_hashes'])} chunk digests")
-    path = folder / entry["path"]
+        out.checks.append(f"{entry['path']}: Merkle root matches its {len(entry['chunk_hashes'])} chunk digests")
+    path = Path(folder) / entry["path"]
     if not path.is_file():
-        result.problems.append(f"{entry['path']}: missing")
-        return
+        out.problems.append(f"{entry['path']}: missing")
+        return out
     if integrity.file_sha256(path) == entry["sha256"]:
-        result.checks.append(f"{entry['path']}: sha256 matches")
+        out.checks.append(f"{entry['path']}: sha256 matches")
         frame = integrity.read_data(path)
-        read[entry["path"]] = (frame, True)
+        out.state, out.rows = True, frame if keep_rows else None
         leaves = integrity.chunk_hashes(frame, entry["chunk_rows"])
         if leaves != entry["chunk_hashes"]:
-            result.problems.append(f"{entry['path']}: the manifest's row-chunk digests are not those of its rows")
+            out.problems.append(f"{entry['path']}: the manifest's row-chunk digests are not those of its rows")
         else:
-            result.checks.append(f"{entry['path']}: {len(leaves)} row-chunk digests match the rows")
-        return
+            out.checks.append(f"{entry['path']}: {len(leaves)} row-chunk digests match the rows")
+        return out
     try:
         frame = integrity.read_data(path)
     except Exception:  # unreadable after tampering
-        read[entry["path"]] = (None, False)
-        result.problems.append(f"{entry['path']}: sha256 differs and the file cannot be read as a table")
-        return
-    read[entry["path"]] = (frame, False)
+        out.problems.append(f"{entry['path']}: sha256 differs and the file cannot be read as a table")
+        out.state, out.readable = False, False
+        return out
+    out.state, out.rows = False, frame if keep_rows else None
     leaves = integrity.chunk_hashes(frame, entry["chunk_rows"])
     size = entry["chunk_rows"]
     changed = [i for i, (a, b) in enumerate(zip(leaves, entry["chunk_hashes"], strict=False)) if a != b]
@@ -329,4 +377,5 @@ def _check_file(folder: Path, entry: dict[str, Any], result: Verification, read:
         )
     elif len(frame) == entry["rows"]:
         parts.append("the rows are intact; the file's encoding or metadata was changed")
-    result.problems.append("; ".join(parts))
+    out.problems.append("; ".join(parts))
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,65 @@ def _read_parquet_folder(path: Path) -> pd.DataFrame:
             raise InputError(f"the partitions of {path} differ: {part.name} has other columns than {parts[0].name}")
     logger.info("read %d partition(s) of %s", len(parts), path)
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def release_data(path: Path) -> Path:
+    """The data of ``path``: a release folder's ``synthetic.parquet`` or its partitions' folder ``synthetic/``,
+    else ``path`` itself (a file, or a folder of ``part-*.parquet``)."""
+    if path.is_dir():
+        for name in ("synthetic.parquet", "synthetic"):
+            if (path / name).exists():
+                return path / name
+    return path
+
+
+def table_files(source: Path) -> list[Path]:
+    """The files of the table at ``source``: a partitioned dataset's ``part-*.parquet`` in name order, else
+    ``source`` itself."""
+    source = Path(source)
+    if not source.exists():
+        raise InputError(f"file not found: {source}")
+    if not source.is_dir():
+        return [source]
+    parts = sorted(p for p in source.iterdir() if _suffix(p) in PARQUET_SUFFIXES and p.name.startswith("part-"))
+    if not parts:
+        raise InputError(f"expected a file but {source} is a folder without Parquet files (part-*.parquet)")
+    return parts
+
+
+def read_chunks(source: Path, chunk_rows: int = 250_000) -> Iterator[pd.DataFrame]:
+    """The table at ``source`` in parts, one in memory at a time: each partition of a partitioned dataset (checked
+    to have the first one's columns), a Parquet file's record batches of up to ``chunk_rows`` rows; a CSV file
+    is read whole (its types are inferred over the whole file). For tests that sum over a table's rows."""
+    source = Path(source)
+    if source.is_dir():
+        parts = table_files(source)
+        columns = None
+        for part in parts:
+            frame = read_table(part)
+            if columns is None:
+                columns = list(frame.columns)
+            elif list(frame.columns) != columns:
+                raise InputError(
+                    f"the partitions of {source} differ: {part.name} has other columns than {parts[0].name}"
+                )
+            yield frame
+        return
+    if not source.exists():
+        raise InputError(f"file not found: {source}")
+    if _suffix(source) not in PARQUET_SUFFIXES:
+        yield read_table(source)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        handle = pq.ParquetFile(source)
+        batches = handle.iter_batches(batch_size=chunk_rows)
+        for batch in batches:  # with the file's pandas metadata, so each part has the whole file's dtypes
+            yield pa.Table.from_batches([batch], schema=handle.schema_arrow).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read Parquet file {source}: {_first_line(exc)}") from None
 
 
 def _check_header(path: Path, sep: str, frame: pd.DataFrame) -> None:

@@ -33,6 +33,13 @@ class Cells:
 
 def table_cells(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> tuple[list[Cells], int]:
     """Evidence cells of every carrier present in ``frame`` and the number of distinct contexts."""
+    cells, labels = labelled_cells(frame, plan, secret)
+    return cells, len(labels)
+
+
+def labelled_cells(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> tuple[list[Cells], list[str]]:
+    """:func:`table_cells` with the label of each context (``column|coarse bin``): the same label names the same
+    context in any table, so evidence from several chunks of a table adds up by label."""
     key = prf.subkey(secret, plan.id)
     parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
     labels: list[str] = []
@@ -66,7 +73,7 @@ def table_cells(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> tupl
         step = plan.carriers[column].step
         payload_bit = role[ctx]
         out.append(Cells(column, rows, values, own, ctx, residue_unit[ctx] * step, payload_bit))
-    return out, len(labels)
+    return out, labels
 
 
 def is_coarse(carrier: Carrier) -> bool:
@@ -128,18 +135,49 @@ class TargetShares:
     sizes: np.ndarray
 
 
+@dataclass
+class BinTally:
+    """A coarse carrier's context (one coarse bin) counted: cells per reachable grid value, cells on the keyed
+    target, all its cells, and each grid value's arc (its probability of being the target under the null)."""
+
+    counts: np.ndarray
+    on_target: int
+    cells: int
+    arcs: np.ndarray
+
+    def merged(self, other: BinTally) -> BinTally:
+        return BinTally(self.counts + other.counts, self.on_target + other.on_target, self.cells + other.cells,
+                        self.arcs)  # fmt: skip
+
+
 def target_shares(c: Cells, carrier: Carrier, bits: np.ndarray) -> TargetShares:
     """The exact conditional evidence of a coarse carrier (age in years). A marked bin holds many of its cells
     on the grid value nearest the lattice. Under the null the residue is uniform and independent of the data, so
     the target is value ``v_i`` with probability the length of ``v_i``'s Voronoi arc among the bin's values on
     the lattice circle, whatever the counts: the share on the target has a known law given the table.
     Values off the grid (noise) count at the nearest grid value."""
+    return shares_of(bin_tallies(c, carrier, bits))
+
+
+def shares_of(tallies: dict[int, BinTally]) -> TargetShares:
+    """:class:`TargetShares` from the contexts' tallies (of one table, or summed over its chunks)."""
+    ordered = [tallies[b] for b in sorted(tallies)]
+    return TargetShares(
+        np.array([t.on_target / t.cells for t in ordered]),
+        [t.counts / t.cells for t in ordered],
+        [t.arcs for t in ordered],
+        np.array([t.cells for t in ordered], dtype=np.float64),
+    )
+
+
+def bin_tallies(c: Cells, carrier: Carrier, bits: np.ndarray) -> dict[int, BinTally]:
+    """The tally of each context (by its coarse bin) of a coarse carrier's cells (see :func:`target_shares`)."""
     grid, step = carrier.grid, carrier.step
     snapped = np.round(c.values / grid) * grid
     low, high = bin_bounds(c, carrier)
     target = c.residue + bits[c.payload_bit] * step / 2
     on_target = np.isclose(snapped, nearest_grid_value(c, carrier, target))
-    observed, shares, null, sizes = [], [], [], []
+    out: dict[int, BinTally] = {}
     order = np.argsort(c.context, kind="stable")
     bounds = np.flatnonzero(np.diff(c.context[order])) + 1
     for group in np.split(order, bounds):
@@ -155,9 +193,6 @@ def target_shares(c: Cells, carrier: Carrier, bits: np.ndarray) -> TargetShares:
         arcs = np.empty_like(arcs_sorted)
         arcs[np.argsort((values / step) % 1.0)] = arcs_sorted
         counts = np.array([np.count_nonzero(np.isclose(snapped[group], v)) for v in values], dtype=np.float64)
-        n = len(group)
-        observed.append(np.count_nonzero(on_target[group]) / n)
-        shares.append(counts / n)
-        null.append(arcs)
-        sizes.append(n)
-    return TargetShares(np.array(observed), shares, null, np.array(sizes, dtype=np.float64))
+        tally = BinTally(counts, int(np.count_nonzero(on_target[group])), len(group), arcs)
+        out[int(c.own_bin[first])] = tally
+    return out

@@ -31,14 +31,19 @@ def payload_bits(payload: int, n_bits: int) -> np.ndarray:
     return np.array([(payload >> b) & 1 for b in range(n_bits)], dtype=np.int64)
 
 
-def embed(frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes) -> pd.DataFrame:
+def embed(
+    frame: pd.DataFrame, plan: WatermarkPlan, secret: bytes, *, chunk: int | None = None, scale: float = 1.0
+) -> pd.DataFrame:
     """A marked copy of ``frame`` (the input is not changed): category shares first (whose followers may be
-    numeric columns, never carriers), then the carrier cells."""
+    numeric columns, never carriers), then the carrier cells. A release marked in chunks under one plan gives
+    each its index ``chunk`` (its own stream of the seeded draws) and ``scale``, its rows over those the plan's
+    category counts were taken from."""
     if plan.category_counts:
-        frame = embed_shares(frame, plan.category_counts, prf.subkey(secret, plan.id))
+        frame = embed_shares(frame, plan.category_counts, prf.subkey(secret, plan.id), scale)
     out = frame.copy()
     bits = payload_bits(plan.payload, plan.payload_bits)
-    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(plan.id.encode()).digest()[:8], "big"))
+    seed = int.from_bytes(hashlib.sha256(plan.id.encode()).digest()[:8], "big")
+    rng = np.random.default_rng(seed if chunk is None else [seed, chunk])
     cells, _ = table_cells(frame, plan, secret)
     for c in cells:
         carrier = plan.carriers[c.column]
