@@ -39,3 +39,22 @@ def test_high_cardinality_memory_and_fresh_ids() -> None:
     assert not set(out["note"]) & set(frame["note"])  # no free text copied whole
     assert set(out["code"]) <= set(frame["code"])  # pooled rare categories come from the real set
     assert out["code"].nunique() > 1000
+
+
+def test_the_mca_axis_without_the_burt_matrix_is_the_dense_one(adult: pd.DataFrame, monkeypatch) -> None:
+    # the Lanczos path (used above DENSE_BURT categories and bins) against the dense eigendecomposition, on Adult:
+    # each column's category order is the same, or the same reversed (an eigenvector's sign is free)
+    from synthgov.generators import copula
+
+    dense = synthgov.synthesizer("copula", seed=0).fit(adult.head(5000))
+    monkeypatch.setattr(copula, "DENSE_BURT", 0)
+    sparse = synthgov.synthesizer("copula", seed=0).fit(adult.head(5000))
+    assert dense.orders_.keys() == sparse.orders_.keys() and len(dense.orders_) >= 5
+    directions = set()
+    for name, order in dense.orders_.items():
+        if np.array_equal(order, sparse.orders_[name]):
+            directions.add("same")
+        else:
+            assert np.array_equal(order, sparse.orders_[name][::-1]), name
+            directions.add("reversed")
+    assert len(directions) == 1  # one axis: every column flips with it or none does

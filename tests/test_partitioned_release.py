@@ -286,3 +286,34 @@ def test_releases_above_a_million_rows_are_partitioned_by_default() -> None:
     assert not wanted(ReleaseOptions(rows=5_000_000))  # rows handed over in memory: not written at all
     assert wanted(ReleaseOptions(rows=10, out="r", partition_rows=1000))
     assert wanted(ReleaseOptions(rows=10, out="r", dask="local"))
+
+
+def test_the_guard_reads_a_partitioned_release_in_parts(release) -> None:
+    from synthgov.governance.guard import inspect_chunks, inspect_table
+
+    whole = pd.concat([pd.read_parquet(p) for p in _parts(release.folder)], ignore_index=True)
+    in_memory = inspect_table(whole)
+    in_parts = inspect_chunks(pd.read_parquet(p) for p in _parts(release.folder))
+    assert in_memory.synthetic and in_parts.rows == in_memory.rows == ROWS
+    assert [(e.kind, e.release_id) for e in in_parts.evidence] == [(e.kind, e.release_id) for e in in_memory.evidence]
+    for part, whole_table in zip(in_parts.evidence, in_memory.evidence, strict=True):
+        assert part.share == pytest.approx(whole_table.share, rel=1e-9)
+        assert part.p_value == (None if whole_table.p_value is None else pytest.approx(whole_table.p_value, rel=1e-6))
+    assert {e.kind for e in in_parts.evidence} == {"ledger-rows", "watermark"}
+    result = CliRunner().invoke(app, ["guard", str(release.folder), "--json"])
+    assert result.exit_code == 1, result.output
+    kinds = {e["kind"] for e in json.loads(result.output)["evidence"]}
+    assert kinds == {"manifest", "ledger-rows", "watermark"}  # the signed manifest beside synthetic/ counts too
+
+
+def test_a_registry_job_above_a_million_rows_is_refused_evaluation_before_it_runs() -> None:
+    pytest.importorskip("fastapi")
+    from pydantic import ValidationError
+
+    from synthgov.service.routers.jobs import JobRequest
+
+    source = "0" * 64
+    with pytest.raises(ValidationError, match="written in partitions"):
+        JobRequest(source=source, rows=2_000_000)  # a job evaluates its release by default
+    assert JobRequest(source=source, rows=2_000_000, evaluate=False).rows == 2_000_000
+    assert JobRequest(source=source, rows=1_000_000).evaluate

@@ -64,7 +64,8 @@ def plan(rows: int, seed: int, partition_rows: int = DEFAULT_PARTITION_ROWS) -> 
     return [Partition(i, min(partition_rows, rows - i * partition_rows), partition_seed(seed, i)) for i in range(count)]
 
 
-def _model_from_bytes(model_bytes: bytes) -> Any:
+def model_from_bytes(model_bytes: bytes) -> Any:
+    """A fitted synthesizer from its model file's bytes (what a Dask task receives): JSON and npz, no pickle."""
     from synthgov.generators.base import Synthesizer
 
     with tempfile.TemporaryDirectory(prefix="synthgov-model-") as folder:
@@ -79,7 +80,7 @@ def write_partition(
     """Draw one partition and write it to ``folder``; return its index entry. ``model``: a fitted synthesizer
     or a model file's bytes (what a Dask task receives); ``rules``: value rules entries every row satisfies."""
     if isinstance(model, bytes):
-        model = _model_from_bytes(model)
+        model = model_from_bytes(model)
     folder = Path(folder)
     with progress.use_reporter(None):  # the caller reports partitions, not each one's own steps
         if rules:

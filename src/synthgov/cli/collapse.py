@@ -94,17 +94,19 @@ def collapse_command(
 
 def guard_command(
     table: Path = typer.Argument(
-        ..., help="A table (CSV or Parquet) you intend to train on, or a release folder.", metavar="TABLE"
+        ...,
+        help="A table (CSV, Parquet, a folder of part-*.parquet) to train on, or a release folder.",
+        metavar="TABLE",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Is TABLE synthetic (one of this issuer's releases, by manifest, ledger or watermark)? Exit 0 no, 1 yes."""
-    from synthgov.governance.guard import inspect_table
-    from synthgov.table.io import read_table
+    from synthgov.governance.guard import inspect_chunks
+    from synthgov.table.io import read_chunks, release_data
 
     with user_errors():
-        path = table / "synthetic.parquet" if table.is_dir() else table
-        verdict = inspect_table(read_table(path), path)
+        path = release_data(table)
+        verdict = inspect_chunks(read_chunks(path), path)  # one partition (or row group) in memory at a time
     if as_json:
         typer.echo(json.dumps(verdict.to_dict()))
     elif verdict.synthetic:

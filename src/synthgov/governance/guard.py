@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,11 +180,21 @@ def inspect_table(table: pd.DataFrame, path: str | Path | None = None) -> GuardV
     """Every piece of evidence that ``table`` (read from ``path``, when given) is one of this issuer's releases."""
     if not isinstance(table, pd.DataFrame):
         raise InputError(f"the guard needs a table (pandas DataFrame), got {type(table).__name__}")
+    return inspect_chunks([table], path)
+
+
+def inspect_chunks(chunks: Iterable[pd.DataFrame], path: str | Path | None = None) -> GuardVerdict:
+    """:func:`inspect_table` of the table made of ``chunks``, read one at a time (a partitioned dataset): the
+    ledger's row matches and the watermark's evidence are sums over the chunks, so the verdict is the whole
+    table's."""
     entries = _ledger()
     notes: list[str] = []
     evidence = _manifest_evidence(Path(path), notes) if path is not None else []
-    evidence += _ledger_evidence(table, Path(path) if path is not None else None, entries)
-    evidence += _watermark_evidence(table)
+    scan = _Scan(entries, Path(path) if path is not None else None)
+    for chunk in chunks:
+        scan.add(chunk)
+    evidence += scan.ledger_evidence()
+    evidence += scan.watermark_evidence()
     ledger = {e["release_id"]: e for e in entries}
     for e in evidence:  # the ledger knows every release's depth and manifest digest
         known = ledger.get(e.release_id or "")
@@ -192,7 +203,7 @@ def inspect_table(table: pd.DataFrame, path: str | Path | None = None) -> GuardV
             e.manifest_sha256 = e.manifest_sha256 or known["manifest_sha256"]
     for note in notes:
         logger.info("guard: %s", note)
-    return GuardVerdict(bool(evidence), evidence, len(table), notes)
+    return GuardVerdict(bool(evidence), evidence, scan.rows, notes)
 
 
 def enforce(
@@ -231,6 +242,8 @@ def _manifest_evidence(path: Path, notes: list[str]) -> list[Evidence]:
     from synthgov.release.keys import Keystore
 
     folder = path if path.is_dir() else path.parent
+    if folder.name == "synthetic" and not (folder / "manifest.json").is_file():
+        folder = folder.parent  # a partitioned release's data folder: its manifest is beside it
     manifest = folder / "manifest.json"
     if not manifest.is_file():
         return []
@@ -285,75 +298,116 @@ def _ledger() -> list[dict[str, Any]]:
     return ledger.entries()
 
 
-def _ledger_evidence(table: pd.DataFrame, path: Path | None, entries: list[dict[str, Any]]) -> list[Evidence]:
-    from synthgov.release import ledger
-    from synthgov.release.integrity import file_sha256
+class _Scan:
+    """What the guard sums over a table's chunks: its rows, the rows of each ledger release's sketch it holds, and
+    each watermark plan's evidence."""
 
-    if not entries:
-        return []
-    out = []
-    digest = file_sha256(path) if path is not None and path.is_file() else None
-    hashes = ledger.row_hashes(table) if len(table) else np.zeros(0, dtype=np.uint64)
-    columns = sorted(map(str, table.columns))
-    for entry in entries:
-        if digest is not None and digest in entry.get("data_sha256", []):
-            share = entry.get("generated_share")
-            out.append(
-                Evidence(
-                    "ledger-file",
-                    entry["release_id"],
-                    f"the file is release {entry['release_id']}'s",
-                    share=1.0 if share is None else float(share),
+    def __init__(self, entries: list[dict[str, Any]], path: Path | None) -> None:
+        from synthgov.release.integrity import file_sha256
+
+        self.entries = entries
+        self.digest = file_sha256(path) if entries and path is not None and path.is_file() else None
+        self.rows = 0
+        self.columns: list[str] | None = None
+        self.matched: dict[str, list[int]] = {}  # release id -> [sketched rows of the table, of them in the release]
+        self.sketches: dict[str, Any] = {}
+        self.plans: list[Any] = []
+        self.evidence: list[Any] = []
+
+    def add(self, chunk: pd.DataFrame) -> None:
+        from synthgov.release import ledger
+
+        if self.columns is None:
+            self.columns = sorted(map(str, chunk.columns))
+            self._start(chunk)
+        self.rows += len(chunk)
+        if len(chunk) == 0:
+            return
+        hashes = ledger.row_hashes(chunk) if self.matched else None
+        for release_id, counts in self.matched.items():
+            kept = ledger.selected(hashes, int(self.shift[release_id]))
+            counts[0] += len(kept)
+            counts[1] += int(np.isin(kept, self.sketches[release_id]).sum())
+        for one in self.evidence:
+            one.add(chunk)
+
+    def _start(self, first: pd.DataFrame) -> None:
+        """The ledger releases whose rows the table may hold (same columns, distinctive rows, a sketch), and the
+        watermark plans of this keystore's key with a carrier among its columns."""
+        from synthgov.release import ledger
+
+        self.shift: dict[str, int] = {}
+        for entry in self.entries:
+            if self.digest is not None and self.digest in entry.get("data_sha256", []):
+                continue  # the file itself is the release's: evidence without reading its rows
+            if not entry.get("distinctive_rows", True) or entry.get("columns") != self.columns:
+                continue
+            known = ledger.sketch(entry["release_id"])
+            if known is not None:
+                self.sketches[entry["release_id"]] = known
+                self.shift[entry["release_id"]] = int(entry["sketch_shift"])
+                self.matched[entry["release_id"]] = [0, 0]
+        from synthgov.release.keys import Keystore, watermark_key_id
+        from synthgov.watermark import registry
+        from synthgov.watermark.evidence import Evidence as Sums
+
+        keystore = Keystore.default()
+        if keystore.exists():
+            secret = keystore.watermark_secret()
+            names = set(map(str, first.columns))
+            self.plans = [p for p in registry.plans_for(watermark_key_id(secret)) if set(p.carriers) & names]
+            self.evidence = [Sums(plan, secret) for plan in self.plans]
+
+    def ledger_evidence(self) -> list[Evidence]:
+        out = []
+        for entry in self.entries:
+            if self.digest is not None and self.digest in entry.get("data_sha256", []):
+                share = entry.get("generated_share")
+                out.append(
+                    Evidence(
+                        "ledger-file",
+                        entry["release_id"],
+                        f"the file is release {entry['release_id']}'s",
+                        share=1.0 if share is None else float(share),
+                    )
                 )
-            )
-            continue
-        if not entry.get("distinctive_rows", True) or entry.get("columns") != columns:
-            continue
-        kept = ledger.selected(hashes, int(entry["sketch_shift"]))
-        known = ledger.sketch(entry["release_id"])
-        if known is None or len(kept) == 0:
-            continue
-        matched = int(np.isin(kept, known).sum())
-        share = matched / len(kept)
-        if share >= ROW_SHARE and matched >= ROW_MINIMUM:
-            out.append(
-                Evidence(
-                    "ledger-rows",
-                    entry["release_id"],
-                    f"{share:.0%} of its rows are rows of release {entry['release_id']}",
-                    share=share,
+                continue
+            kept, matched = self.matched.get(entry["release_id"], (0, 0))
+            if kept == 0:
+                continue
+            share = matched / kept
+            if share >= ROW_SHARE and matched >= ROW_MINIMUM:
+                out.append(
+                    Evidence(
+                        "ledger-rows",
+                        entry["release_id"],
+                        f"{share:.0%} of its rows are rows of release {entry['release_id']}",
+                        share=share,
+                    )
                 )
-            )
-    return out
+        return out
 
-
-def _watermark_evidence(table: pd.DataFrame) -> list[Evidence]:
-    from synthgov.release.keys import Keystore, watermark_key_id
-    from synthgov.watermark import registry
-    from synthgov.watermark.detect import score, signed_vote
-
-    keystore = Keystore.default()
-    if not keystore.exists() or len(table) == 0:
-        return []
-    secret = keystore.watermark_secret()
-    plans = [p for p in registry.plans_for(watermark_key_id(secret)) if set(p.carriers) & set(map(str, table.columns))]
-    out = []
-    for plan in plans:
-        p = float(min(1.0, np.exp(score(table, plan, secret)["log_p"]) * len(plans)))
-        if p <= P_THRESHOLD:
-            share = None
-            if plan.coherence:
-                share = float(np.clip(signed_vote(table, plan, secret) / plan.coherence, 0.0, 1.0))
-            out.append(
-                Evidence(
-                    "watermark",
-                    plan.release_id,
-                    f"it carries the watermark of release {plan.release_id} (p = {p:.1e})",
-                    share=share,
-                    p_value=p,
+    def watermark_evidence(self) -> list[Evidence]:
+        if self.rows == 0:
+            return []
+        out = []
+        for one in self.evidence:
+            plan = one.plan
+            p = float(min(1.0, np.exp(one.result()["log_p"]) * len(self.plans)))
+            if p <= P_THRESHOLD:
+                share = None
+                if plan.coherence:
+                    share = float(np.clip(one.signed_vote() / plan.coherence, 0.0, 1.0))
+                out.append(
+                    Evidence(
+                        "watermark",
+                        plan.release_id,
+                        f"it carries the watermark of release {plan.release_id} (p = {p:.1e})",
+                        share=share,
+                        p_value=p,
+                    )
                 )
-            )
-    return out
+        return out
 
 
 def _audit(table: pd.DataFrame, path: Any, verdict: GuardVerdict, allowed: bool, problems: list[str]) -> None:

@@ -248,9 +248,9 @@ def record(run: ReleaseRun) -> None:
     from synthgov.release import ledger
 
     depth = run.verdict.generation_depth if run.verdict is not None else 0
-    rows = run.data if run.sketch is None else run.sketch
+    released = run.data if run.sketch is None else run.sketch  # the rows, or a partitioned release's sketch of them
     columns = None if run.data_entries is None else run.data_entries[0]["columns"]
-    ledger.record(run.release_id, run.folder / "manifest.json", rows, data_files(run), depth, run.table,
+    ledger.record(run.release_id, run.folder / "manifest.json", released, data_files(run), depth, run.table,
                   real_rows=run.real_rows, rows=run.rows, columns=columns)  # fmt: skip
 
 

@@ -124,9 +124,9 @@ def release_partition(work: PartitionWork, part: Any, data: pd.DataFrame | None 
 
     model = work.model
     if isinstance(model, bytes):
-        from synthgov.partitions import _model_from_bytes
+        from synthgov.partitions import model_from_bytes
 
-        model = _model_from_bytes(model)
+        model = model_from_bytes(model)
     seconds = dict.fromkeys(("sample", "watermark", "check", "write"), 0.0)
     start = time.perf_counter()
     drawn = None

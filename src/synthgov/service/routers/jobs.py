@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
 
 from synthgov.errors import SynthgovError
@@ -79,6 +79,17 @@ class JobRequest(BaseModel):
         description="audit the release against this shipped policy; its certificate, signed by the service, is "
         "stored with the release (as `synthgov audit`)",
     )
+
+    @model_validator(mode="after")
+    def _partitions_are_not_evaluated(self) -> JobRequest:
+        from synthgov.pipeline.streaming import STREAM_ROWS
+
+        if self.evaluate and self.rows is not None and self.rows > STREAM_ROWS:
+            raise ValueError(
+                f"a release of more than {STREAM_ROWS:,} rows is written in partitions, which are not evaluated: "
+                "set evaluate to false, or ask for fewer rows"
+            )
+        return self
 
 
 class JobOut(BaseModel):
