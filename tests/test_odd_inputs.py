@@ -52,8 +52,15 @@ def test_impossible_rows_are_refused_before_fitting(tmp_path: Path, capsys, monk
     path.write_text("a,b\n1,x\n3,y\n")
     code = run(["generate", str(path), "-g", "copula", "--rows", "1000000000000", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
-    assert code == 2 and "GiB of memory" in err and "ask for at most" in err
+    # a release folder of more than a million rows is written in partitions, one in memory at a time: the disk
+    # is what 10^12 rows do not fit (at least half a byte per value); in memory, the machine's memory
+    assert code == 2 and "GiB of disk as Parquet partitions" in err and "ask for at most" in err
     assert not (tmp_path / "r").exists()
+    from synthgov.errors import InputError
+    from synthgov.pipeline import generate
+
+    with pytest.raises(InputError, match=r"GiB of memory to generate; .* ask for at most"):
+        generate(path, generator="copula", rows=10**12)
 
 
 def test_a_network_too_large_for_memory_is_one_clear_line(tmp_path: Path, capsys, monkeypatch) -> None:

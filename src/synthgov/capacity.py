@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+from pathlib import Path
 
 from synthgov.errors import InputError
 
@@ -33,4 +35,27 @@ def check_rows_fit(rows: int, columns: int) -> None:
         raise InputError(
             f"{rows:,} rows x {columns} columns need about {need / 2**30:,.0f} GiB of memory to generate; this "
             f"machine has {memory / 2**30:,.0f} GiB: ask for at most {memory // (need // rows):,} rows"
+        )
+
+
+BYTES_ON_DISK_PER_VALUE = 0.5  # Parquet partitions: Adult takes 0.67 bytes per value; at least half a byte, say
+
+
+def check_rows_on_disk(rows: int, columns: int, folder: Path) -> None:
+    """Refuse ``rows`` x ``columns`` written as partitions (one in memory at a time: memory does not bound them)
+    when they would need more disk than ``folder``'s file system has free, at a low estimate per value."""
+    place = Path(folder).expanduser().resolve()
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    try:
+        free = shutil.disk_usage(place).free
+    except OSError:
+        logger.debug("free disk space at %s unknown: the size of %d rows is not checked", place, rows)
+        return
+    per_row = max(columns, 1) * BYTES_ON_DISK_PER_VALUE
+    need = rows * per_row
+    if need > free:
+        raise InputError(
+            f"{rows:,} rows x {columns} columns need at least about {need / 2**30:,.0f} GiB of disk as Parquet "
+            f"partitions; {place} has {free / 2**30:,.0f} GiB free: ask for at most {int(free // per_row):,} rows"
         )

@@ -89,10 +89,13 @@ def guard(run: ReleaseRun) -> None:
     run.table = read_table(source)
     from synthgov.pipeline.streaming import wanted as partitioned
 
-    if options.rows is not None and not partitioned(options):  # partitions: one in memory at a time
-        from synthgov.capacity import check_rows_fit
+    if options.rows is not None:  # before any fitting
+        from synthgov.capacity import check_rows_fit, check_rows_on_disk
 
-        check_rows_fit(options.rows, run.table.shape[1])  # before any fitting
+        if partitioned(options):  # one partition in memory at a time: the disk bounds them
+            check_rows_on_disk(options.rows, run.table.shape[1], run.target)
+        else:
+            check_rows_fit(options.rows, run.table.shape[1])
     from synthgov.pipeline import hybrid, partial
 
     partial.check(run)
