@@ -180,9 +180,13 @@ def read_chunks(source: Path, chunk_rows: int = 250_000) -> Iterator[pd.DataFram
 
     try:
         handle = pq.ParquetFile(source)
+        if handle.metadata.num_rows == 0:
+            yield read_table(source)  # the one clear error of an empty table (or its zero rows, if it has columns)
+            return
         batches = handle.iter_batches(batch_size=chunk_rows)
         for batch in batches:  # with the file's pandas metadata, so each part has the whole file's dtypes
-            yield pa.Table.from_batches([batch], schema=handle.schema_arrow).to_pandas()
+            # each part checked as read_table checks a whole table (nested or binary columns: one clear error)
+            yield read_table(pa.Table.from_batches([batch], schema=handle.schema_arrow).to_pandas())
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"cannot read Parquet file {source}: {_first_line(exc)}") from None
 
