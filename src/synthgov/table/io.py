@@ -187,7 +187,9 @@ def read_chunks(source: Path, chunk_rows: int = 250_000) -> Iterator[pd.DataFram
         for batch in batches:  # with the file's pandas metadata, so each part has the whole file's dtypes
             # each part checked as read_table checks a whole table (nested or binary columns: one clear error)
             yield read_table(pa.Table.from_batches([batch], schema=handle.schema_arrow).to_pandas())
-    except (OSError, pa.ArrowException) as exc:
+    except InputError:
+        raise
+    except Exception as exc:  # pyarrow raises several unrelated types for a damaged file (as in _read_path)
         raise InputError(f"cannot read Parquet file {source}: {_first_line(exc)}") from None
 
 
