@@ -292,7 +292,8 @@ def write_partitions(run: ReleaseRun) -> None:
         "workers": f"Dask ({options.dask})" if options.dask else "this process",
         "seconds": {name: round(value, 3) for name, value in seconds.items()},
         "seconds_method": "time.perf_counter around each step, summed over the partitions (on Dask: over the "
-        "workers' tasks): sample (draws and value rules), watermark (embedding and its evidence), check (rules, "
+        "workers' tasks): sample (draws and value rules), watermark (the plan and its trial on the first partition, "
+        "embedding and its evidence), check (rules, "
         "ledger sketch), write (Parquet bytes, sha256, row-chunk digests)",
     }
     logger.info("wrote %d rows in %d partitions to %s", rows, len(parts), folder)
